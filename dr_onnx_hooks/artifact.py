@@ -1,0 +1,41 @@
+"""Step 1: find the model folder's one ``.onnx`` file and read its graph."""
+
+import logging
+from pathlib import Path
+
+import onnx
+
+from .errors import MODEL_FAULT, DrOnnxError
+
+logger = logging.getLogger(__name__)
+
+
+def find_artifact(model_dir: Path) -> Path:
+    """The single file ending ``.onnx`` (any case) at the top level of ``model_dir``."""
+    if not model_dir.is_dir():
+        raise DrOnnxError(f"Model folder {str(model_dir)!r} does not exist or is not a folder.", MODEL_FAULT)
+    entries = sorted(p.name for p in model_dir.iterdir())
+    found = [name for name in entries if name.lower().endswith(".onnx") and (model_dir / name).is_file()]
+    if not found:
+        raise DrOnnxError(
+            f"No .onnx file found at the top level of {str(model_dir)!r}; it holds: "
+            f"{', '.join(entries) if entries else '(nothing)'}. Put exactly one model.onnx there.",
+            MODEL_FAULT,
+        )
+    if len(found) > 1:
+        raise DrOnnxError(
+            f"Found {len(found)} .onnx files in {str(model_dir)!r}: {', '.join(found)}. "
+            "Keep exactly one model file in the folder.",
+            MODEL_FAULT,
+        )
+    return model_dir / found[0]
+
+
+def read_graph(path: Path) -> onnx.ModelProto:
+    """The model's graph (weights stored as external data are not read into memory)."""
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises its own DecodeError, IO errors are OSError
+        raise DrOnnxError(
+            f"{path.name} is not a readable ONNX model: {type(exc).__name__}: {exc}", MODEL_FAULT
+        ) from exc

@@ -1,0 +1,65 @@
+"""Step 7: the DataFrame handed back to DRUM.
+
+DRUM checks probabilities strictly: no value above 1.0 at all and rows summing to 1 within
+``np.isclose``'s 1e-5. float32 arithmetic in a model misses that by a hair, so probabilities are
+clipped into [0, 1] and rows renormalised in float64. Values further off than ``NOISE`` are not
+float noise but not probabilities at all (logits, scores): that is an error naming the output.
+"""
+
+import numpy as np
+import pandas as pd
+
+from .errors import MODEL_FAULT, DrOnnxError
+from .labels import ClassColumns
+
+NOISE = 1e-3
+PREDICTIONS = "Predictions"
+
+
+def rows_of(values: np.ndarray, n_rows: int, output: str) -> np.ndarray:
+    """A model output as a 2-D ``[rows, values per row]`` array, one row per input row."""
+    values = np.asarray(values)
+    if values.ndim == 0 or values.shape[0] != n_rows:
+        got = values.shape[0] if values.ndim else "a scalar"
+        raise DrOnnxError(f"Output {output!r} returned {got} rows for {n_rows} input rows.", MODEL_FAULT)
+    return values.reshape(n_rows, -1)
+
+
+def value_frame(values: np.ndarray, output: str) -> pd.DataFrame:
+    """Regression and anomaly: one ``Predictions`` column."""
+    if values.shape[1] != 1:
+        raise DrOnnxError(
+            f"Output {output!r} has {values.shape[1]} values per row; regression and anomaly need exactly one. "
+            "Pick another output with DR_ONNX_OUTPUT.",
+            MODEL_FAULT,
+        )
+    return pd.DataFrame({PREDICTIONS: values[:, 0]})
+
+
+def _not_probabilities(output: str, detail: str) -> DrOnnxError:
+    return DrOnnxError(
+        f"Output {output!r} does not hold probabilities: {detail}. If the model ends in logits or scores, "
+        "export it with its softmax/sigmoid, or pick the probability output with DR_ONNX_OUTPUT.",
+        MODEL_FAULT,
+    )
+
+
+def probability_frame(values: np.ndarray, columns: ClassColumns, output: str, sum_to_one: bool) -> pd.DataFrame:
+    """Binary, multiclass, multilabel: one column per label, named as DataRobot sent them."""
+    probabilities = values.astype(np.float64)
+    if probabilities.size:
+        if np.isnan(probabilities).any():
+            raise _not_probabilities(output, "it contains NaN")
+        low, high = probabilities.min(), probabilities.max()
+        if low < -NOISE or high > 1 + NOISE:
+            raise _not_probabilities(output, f"values range from {low:.6g} to {high:.6g}, outside [0, 1]")
+    np.clip(probabilities, 0.0, 1.0, out=probabilities)
+    if columns.from_single:
+        probabilities = np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
+    elif sum_to_one and probabilities.size:
+        sums = probabilities.sum(axis=1, keepdims=True)
+        worst = np.abs(sums - 1.0).max()
+        if worst > NOISE:
+            raise _not_probabilities(output, f"rows sum to as far as {worst:.6g} from 1")
+        probabilities /= sums
+    return pd.DataFrame(probabilities, columns=list(columns.names))

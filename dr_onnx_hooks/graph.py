@@ -1,0 +1,73 @@
+"""What the ONNX graph itself says: the class labels it carries and where ZipMap nodes read from.
+
+Converters store class labels on ``ai.onnx.ml`` nodes (``classlabels_strings`` or
+``classlabels_int64s`` on ``LinearClassifier``, ``TreeEnsembleClassifier``, ``SVMClassifier``,
+``ZipMap``...). A ZipMap turns a float ``[N, C]`` tensor into one ``{label: probability}`` dict per
+row; we read that float tensor directly instead, with the ZipMap's labels naming its columns.
+"""
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import onnx
+from onnx import helper
+
+ML_DOMAIN = "ai.onnx.ml"
+LABEL_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s")
+
+Labels = Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ZipMapSource:
+    """The float tensor a ZipMap output is made from, and the labels of its columns."""
+
+    tensor: str
+    labels: Labels
+
+
+def node_labels(node: onnx.NodeProto) -> Optional[Labels]:
+    """The class labels stored on an ``ai.onnx.ml`` node, as strings; None if it has none."""
+    if node.domain != ML_DOMAIN:
+        return None
+    for attribute in node.attribute:
+        if attribute.name in LABEL_ATTRIBUTES:
+            values = helper.get_attribute_value(attribute)
+            return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+    return None
+
+
+def zipmap_sources(model: onnx.ModelProto) -> Dict[str, ZipMapSource]:
+    """Graph output name -> the ZipMap feeding it, for every output made by a ZipMap node."""
+    outputs = {o.name for o in model.graph.output}
+    sources = {}
+    for node in model.graph.node:
+        if node.op_type == "ZipMap" and node.domain == ML_DOMAIN and node.output[0] in outputs:
+            labels = node_labels(node)
+            if labels:
+                sources[node.output[0]] = ZipMapSource(tensor=node.input[0], labels=labels)
+    return sources
+
+
+def classifier_labels(model: onnx.ModelProto) -> Optional[Labels]:
+    """The class labels of the graph's classifier nodes when they all agree, else None."""
+    found = {labels for node in model.graph.node if (labels := node_labels(node))}
+    return found.pop() if len(found) == 1 else None
+
+
+def with_extra_outputs(model: onnx.ModelProto, tensors: Tuple[str, ...]) -> bytes:
+    """The model serialised with the named float tensors added as graph outputs."""
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    existing = {o.name for o in exposed.graph.output}
+    for name in tensors:
+        if name not in existing:
+            exposed.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    return exposed.SerializeToString()
+
+
+def has_external_data(model: onnx.ModelProto) -> bool:
+    """True when some weights live in files beside the model (they are resolved from its path)."""
+    return any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer
+    )

@@ -1,0 +1,241 @@
+"""Step 3: the input feed, from DataFrame columns to the arrays the model's inputs declare.
+
+Decided once at load, per declared input: which columns feed it, the numpy type to cast to and
+the shape to give the array. Per request: one selection and one cast per input.
+
+* One input: every column of the frame, in order, as one 2-D array (``[N, F]``; a rank-1 input
+  ``[N]`` takes a single column; a higher rank is reshaped from ``N x prod(dims)`` columns).
+* Several inputs (e.g. skl2onnx ``ColumnTransformer`` pipelines, one ``[N, 1]`` input per
+  column): each input reads the column of the same name, matched exactly, else
+  case-insensitively when that is unambiguous. Columns no input names are ignored.
+
+Casts (rows are counted from 1, the first data row):
+* float, double, float16: NaN passes through to the model; text that is not a number is an error.
+* int8..int64, uint8..uint64: every value must be a whole number within the type's range;
+  NaN or a fraction is an error naming the column and row.
+* bool: 0/1 or True/False.
+* string: values become text; a missing value becomes ``""``.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from .errors import MODEL_FAULT, DrOnnxError
+
+Dim = Union[int, str, None]
+Caster = Callable[[pd.DataFrame, str], np.ndarray]
+
+FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
+INT_TYPES = {
+    f"tensor({name})": getattr(np, name)
+    for name in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+}
+
+
+def _row(position: int) -> str:
+    return f"row {position + 1}"
+
+
+def _numbers(frame: pd.DataFrame, input_name: str, onnx_type: str) -> np.ndarray:
+    """The frame as float64, naming the first cell that is not a number."""
+    try:
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (ValueError, TypeError):
+        pass
+    columns = []
+    for i, column in enumerate(frame.columns):
+        series = frame.iloc[:, i]
+        numbers = pd.to_numeric(series, errors="coerce")
+        bad = (numbers.isna() & series.notna()).to_numpy()
+        if bad.any():
+            position = int(np.argmax(bad))
+            raise DrOnnxError(
+                f"Column {column!r} holds {series.iloc[position]!r} at {_row(position)}, which is not a "
+                f"number; model input {input_name!r} expects {onnx_type}."
+            )
+        columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+
+def _first_bad_cell(frame: pd.DataFrame, bad: np.ndarray) -> Tuple[object, int, object]:
+    position, column = np.argwhere(bad)[0]
+    return frame.columns[column], int(position), frame.iat[position, column]
+
+
+def _float_caster(dtype: type, onnx_type: str) -> Caster:
+    def cast(frame: pd.DataFrame, input_name: str) -> np.ndarray:
+        try:
+            return frame.to_numpy(dtype=dtype, na_value=np.nan)
+        except (ValueError, TypeError):
+            return _numbers(frame, input_name, onnx_type).astype(dtype)
+
+    return cast
+
+
+def _int_caster(dtype: type, onnx_type: str) -> Caster:
+    info = np.iinfo(dtype)
+
+    def cast(frame: pd.DataFrame, input_name: str) -> np.ndarray:
+        if all(pd.api.types.is_integer_dtype(t) and not pd.api.types.is_extension_array_dtype(t) for t in frame.dtypes):
+            values = frame.to_numpy()
+            if values.size == 0 or (values.min() >= info.min and values.max() <= info.max):
+                return values.astype(dtype, copy=False)
+        values = _numbers(frame, input_name, onnx_type)
+        bad = ~np.isfinite(values) | (values != np.trunc(values)) | (values < info.min) | (values > info.max)
+        if bad.any():
+            column, position, value = _first_bad_cell(frame, bad)
+            raise DrOnnxError(
+                f"Column {column!r} holds {value!r} at {_row(position)}; model input {input_name!r} expects "
+                f"{onnx_type}: whole numbers from {info.min} to {info.max}, no missing values."
+            )
+        return values.astype(dtype)
+
+    return cast
+
+
+def _bool_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
+    if all(pd.api.types.is_bool_dtype(t) for t in frame.dtypes):
+        return frame.to_numpy(dtype=np.bool_)
+    values = _numbers(frame, input_name, "tensor(bool)")
+    bad = (values != 0) & (values != 1)
+    if bad.any():
+        column, position, value = _first_bad_cell(frame, bad)
+        raise DrOnnxError(
+            f"Column {column!r} holds {value!r} at {_row(position)}; model input {input_name!r} expects "
+            "tensor(bool): True/False or 1/0, no missing values."
+        )
+    return values.astype(np.bool_)
+
+
+def _string_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
+    values = frame.to_numpy(dtype=object)
+    values[pd.isna(values)] = ""
+    return values.astype(str)
+
+
+def caster_for(onnx_type: str, input_name: str) -> Caster:
+    """The cast to the element type an input declares, decided once at load."""
+    if onnx_type in FLOAT_TYPES:
+        return _float_caster(FLOAT_TYPES[onnx_type], onnx_type)
+    if onnx_type in INT_TYPES:
+        return _int_caster(INT_TYPES[onnx_type], onnx_type)
+    if onnx_type == "tensor(bool)":
+        return _bool_caster
+    if onnx_type == "tensor(string)":
+        return _string_caster
+    raise DrOnnxError(
+        f"Model input {input_name!r} has type {onnx_type}, which cannot be fed from a table "
+        "(supported: float, double, float16, int8..int64, uint8..uint64, bool, string).",
+        MODEL_FAULT,
+    )
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One declared graph input and how a table feeds it."""
+
+    name: str
+    onnx_type: str
+    shape: Tuple[Dim, ...]
+    cast: Caster = field(repr=False, compare=False)
+
+    @classmethod
+    def declared(cls, name: str, onnx_type: str, shape: Sequence[Dim]) -> "ModelInput":
+        shape = tuple(shape)
+        if len(shape) > 2 and not all(isinstance(d, int) for d in shape[1:]):
+            raise DrOnnxError(
+                f"Model input {name!r} has shape {list(shape)}: a rank-{len(shape)} input can be fed from "
+                "a table only when every dimension after the first is fixed.",
+                MODEL_FAULT,
+            )
+        return cls(name, onnx_type, shape, caster_for(onnx_type, name))
+
+    @property
+    def width(self) -> Optional[int]:
+        """Columns per row when fixed by the declared shape, else None."""
+        tail = self.shape[1:]
+        if not all(isinstance(d, int) for d in tail):
+            return None
+        return math.prod(tail)
+
+    @property
+    def batch(self) -> Optional[int]:
+        """The fixed batch size when the first dimension is a number (e.g. torch's default ``[1, F]``)."""
+        return self.shape[0] if self.shape and isinstance(self.shape[0], int) and self.shape[0] > 0 else None
+
+    def array(self, frame: pd.DataFrame) -> np.ndarray:
+        """The cast array for this input, shaped as declared."""
+        width = self.width
+        if width is not None and frame.shape[1] != width:
+            names = ", ".join(map(str, frame.columns))
+            raise DrOnnxError(
+                f"Model input {self.name!r} expects {width} column(s) per row, received {frame.shape[1]}: "
+                f"{names or '(none)'}."
+            )
+        values = self.cast(frame, self.name)
+        if len(self.shape) == 1:
+            return values.reshape(len(frame))
+        if len(self.shape) > 2:
+            return values.reshape((len(frame),) + tuple(self.shape[1:]))
+        return values
+
+
+class InputFeed:
+    """Maps a request's DataFrame to ``{input name: array}`` for ``session.run``."""
+
+    def __init__(self, inputs: Sequence[ModelInput]) -> None:
+        if not inputs:
+            raise DrOnnxError("The model declares no inputs.", MODEL_FAULT)
+        self.inputs = list(inputs)
+        self.by_name = len(self.inputs) > 1
+        batches = {i.batch for i in self.inputs if i.batch}
+        self.batch_size: Optional[int] = min(batches) if batches else None
+
+    def __call__(self, frame: pd.DataFrame) -> Dict[str, np.ndarray]:
+        if not self.by_name:
+            only = self.inputs[0]
+            return {only.name: only.array(frame)}
+        columns = self._columns(frame)
+        return {i.name: i.array(frame.iloc[:, [columns[i.name]]]) for i in self.inputs}
+
+    def _columns(self, frame: pd.DataFrame) -> Dict[str, int]:
+        """Input name -> position of the column that feeds it."""
+        names = [str(c) for c in frame.columns]
+        found, missing = {}, []
+        for model_input in self.inputs:
+            exact = [p for p, n in enumerate(names) if n == model_input.name]
+            loose = [p for p, n in enumerate(names) if n.casefold() == model_input.name.casefold()]
+            matches = exact or loose
+            if len(matches) == 1:
+                found[model_input.name] = matches[0]
+            elif len(matches) > 1:
+                raise DrOnnxError(
+                    f"Model input {model_input.name!r} matches several columns: "
+                    f"{', '.join(names[p] for p in matches)}. Send each column once."
+                )
+            else:
+                missing.append(model_input.name)
+        if missing:
+            raise DrOnnxError(
+                f"Missing column(s) for model input(s): {', '.join(missing)}. "
+                f"Received columns: {', '.join(names) or '(none)'}."
+            )
+        return found
+
+    def describe(self) -> List[Dict[str, object]]:
+        """What each input reads and how it is cast (for ``inspect`` and the load log)."""
+        return [
+            {
+                "input": i.name,
+                "type": i.onnx_type,
+                "shape": list(i.shape),
+                "columns": f"column named {i.name!r}" if self.by_name else (
+                    f"all {i.width} columns, in order" if i.width else "all columns, in order"
+                ),
+            }
+            for i in self.inputs
+        ]

@@ -1,0 +1,100 @@
+"""Step 6: naming probability columns with DataRobot's class labels. All label semantics live here.
+
+The contract (the environment's README states it; DataRobot's ONNX drop-in documentation promises it):
+
+* binary, one value per row (shape ``[N]`` or ``[N, 1]``): the value is P(**positive**). The frame
+  gets two columns: ``negative_class_label`` = 1 - p and ``positive_class_label`` = p.
+* binary, two values per row: the first is P(**negative**), the second P(**positive**).
+* multiclass: one value per label of ``class_labels``, in that order; the output width must
+  equal the number of labels.
+* multilabel: as multiclass, but each column is a probability of its own (rows need not sum to 1).
+* When the graph carries class labels (ZipMap keys, ``classlabels_strings`` /
+  ``classlabels_int64s`` of the classifier node) and they are the same set as the labels DataRobot
+  sent, compared as DRUM compares labels (as numbers when both parse as numbers, otherwise
+  case-insensitively), columns are assigned **by label name** and the positional rules above do
+  not apply. Labels that do not match the graph's fall back to the positional rules, with a
+  warning logged once.
+
+Columns are named with DataRobot's label strings exactly as sent: DRUM matches the columns of
+``score``'s frame to its labels by name, so order no longer matters once they are named. (DRUM's
+own ONNX predictor names nothing: it labels the first of two binary columns as the positive
+class and reads a single value as P(negative), and it assigns multiclass columns by position.)
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Tuple, Union
+
+from .errors import MODEL_FAULT, DrOnnxError
+from .graph import Labels
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClassColumns:
+    """How the chosen output's columns become the labelled frame."""
+
+    names: Labels  # DataRobot's label for each frame column, in the output's column order
+    from_single: bool  # binary P(positive) expanded to [1 - p, p]
+    how: str  # which rule applied, for logs and ``inspect``
+
+
+def request_labels(target: str, kwargs: Mapping[str, Any]) -> Labels:
+    """The labels DRUM sent: ``(negative, positive)`` for binary, ``class_labels`` otherwise."""
+    if target == "binary":
+        negative, positive = kwargs.get("negative_class_label"), kwargs.get("positive_class_label")
+        if negative is None or positive is None:
+            raise DrOnnxError(
+                "Binary scoring needs both class labels: set POSITIVE_CLASS_LABEL and NEGATIVE_CLASS_LABEL "
+                "(or --positive-class-label / --negative-class-label).",
+                MODEL_FAULT,
+            )
+        return (str(negative), str(positive))
+    labels = kwargs.get("class_labels")
+    if not labels:
+        raise DrOnnxError(
+            f"{target} scoring needs class labels: set CLASS_LABELS_FILE or CLASS_LABELS "
+            "(or --class-labels / --class-labels-file).",
+            MODEL_FAULT,
+        )
+    return tuple(str(label) for label in labels)
+
+
+def _comparable(label: str) -> Tuple[str, Union[float, str]]:
+    try:
+        return ("number", float(label))
+    except ValueError:
+        return ("text", label.casefold())
+
+
+def _by_graph_labels(sent: Labels, graph: Optional[Labels], width: int) -> Optional[Labels]:
+    """DataRobot's label for each graph column, when the graph's labels are DataRobot's."""
+    if not graph or len(graph) != width or len(sent) != width:
+        return None
+    lookup = {_comparable(label): label for label in sent}
+    if len(lookup) != width or {_comparable(g) for g in graph} != set(lookup):
+        return None
+    return tuple(lookup[_comparable(g)] for g in graph)
+
+
+def class_columns(target: str, sent: Labels, graph: Optional[Labels], width: int, output: str) -> ClassColumns:
+    """Name the ``width`` columns of output ``output`` with the labels DataRobot ``sent``."""
+    if target == "binary" and width == 1:
+        return ClassColumns(sent, True, "one value per row = P(positive)")
+    named = _by_graph_labels(sent, graph, width)
+    if named:
+        return ClassColumns(named, False, "by the class labels stored in the graph")
+    if graph:
+        logger.warning(
+            "The graph's class labels %s do not match the labels sent %s; output %r is read by position.",
+            list(graph), list(sent), output,
+        )
+    if width != len(sent):
+        expected = "1 (P(positive)) or 2 ([negative, positive])" if target == "binary" else str(len(sent))
+        raise DrOnnxError(
+            f"Output {output!r} has {width} values per row, but {target} with labels {list(sent)} needs {expected}.",
+            MODEL_FAULT,
+        )
+    how = "by position: [negative, positive]" if target == "binary" else "by position: class_labels order"
+    return ClassColumns(sent, False, how)
