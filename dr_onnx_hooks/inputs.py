@@ -40,6 +40,13 @@ def _row(position: int) -> str:
     return f"row {position + 1}"
 
 
+def _shown(value: object) -> str:
+    """A cell as a user would write it: ``1.5``, ``'Paris'``, or "a missing value"."""
+    if pd.isna(value):
+        return "a missing value"
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _numbers(frame: pd.DataFrame, input_name: str, onnx_type: str) -> np.ndarray:
     """The frame as float64, naming the first cell that is not a number."""
     try:
@@ -54,7 +61,7 @@ def _numbers(frame: pd.DataFrame, input_name: str, onnx_type: str) -> np.ndarray
         if bad.any():
             position = int(np.argmax(bad))
             raise DrOnnxError(
-                f"Column {column!r} holds {series.iloc[position]!r} at {_row(position)}, which is not a "
+                f"Column {column!r} holds {_shown(series.iloc[position])} at {_row(position)}, which is not a "
                 f"number; model input {input_name!r} expects {onnx_type}."
             )
         columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -89,7 +96,7 @@ def _int_caster(dtype: type, onnx_type: str) -> Caster:
         if bad.any():
             column, position, value = _first_bad_cell(frame, bad)
             raise DrOnnxError(
-                f"Column {column!r} holds {value!r} at {_row(position)}; model input {input_name!r} expects "
+                f"Column {column!r} holds {_shown(value)} at {_row(position)}; model input {input_name!r} expects "
                 f"{onnx_type}: whole numbers from {info.min} to {info.max}, no missing values."
             )
         return values.astype(dtype)
@@ -105,14 +112,14 @@ def _bool_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
     if bad.any():
         column, position, value = _first_bad_cell(frame, bad)
         raise DrOnnxError(
-            f"Column {column!r} holds {value!r} at {_row(position)}; model input {input_name!r} expects "
+            f"Column {column!r} holds {_shown(value)} at {_row(position)}; model input {input_name!r} expects "
             "tensor(bool): True/False or 1/0, no missing values."
         )
     return values.astype(np.bool_)
 
 
 def _string_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
-    values = frame.to_numpy(dtype=object)
+    values = frame.to_numpy(dtype=object, copy=True)
     values[pd.isna(values)] = ""
     return values.astype(str)
 

@@ -1,0 +1,158 @@
+"""Test models, generated in code: scikit-learn models converted with skl2onnx, and small graphs
+built with ``onnx.helper`` whose expected outputs the tests compute with numpy."""
+
+from pathlib import Path
+from typing import Sequence, Tuple
+
+import numpy as np
+import onnx
+import pandas as pd
+from onnx import TensorProto, helper
+from skl2onnx import to_onnx
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+OPSET = 17
+ML_OPSET = helper.make_opsetid("ai.onnx.ml", 3)
+
+
+def features(n_rows: int = 60, n_features: int = 4, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.RandomState(seed)
+    return pd.DataFrame(rng.normal(size=(n_rows, n_features)), columns=[f"f{i}" for i in range(n_features)])
+
+
+def classifier(labels: Sequence, kind: str = "logreg", n_features: int = 4, seed: int = 0):
+    """A fitted classifier whose classes are ``labels`` (strings or integers), and its training frame."""
+    X, y = make_classification(
+        n_samples=300, n_features=n_features, n_informative=n_features, n_redundant=0,
+        n_classes=len(labels), random_state=seed,
+    )
+    y = np.asarray(labels)[y]
+    model = LogisticRegression(max_iter=500) if kind == "logreg" else RandomForestClassifier(n_estimators=10, random_state=seed)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(n_features)])
+    return model.fit(frame.to_numpy(np.float32), y), frame
+
+
+def regressor(n_features: int = 4, seed: int = 0):
+    X, y = make_regression(n_samples=200, n_features=n_features, noise=0.1, random_state=seed)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(n_features)])
+    return LinearRegression().fit(frame.to_numpy(np.float32), y), frame
+
+
+def sklearn_onnx(model, frame: pd.DataFrame, zipmap: bool = True) -> bytes:
+    """``model`` converted with skl2onnx (one float input ``[None, F]``)."""
+    options = {id(model): {"zipmap": zipmap}} if hasattr(model, "predict_proba") else None
+    return to_onnx(model, frame.to_numpy(np.float32)[:1], options=options, target_opset={"": OPSET, "ai.onnx.ml": 3}).SerializeToString()
+
+
+def write_model(folder: Path, model: bytes, name: str = "model.onnx") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(model)
+    return folder
+
+
+def _model(nodes, inputs, outputs, initializers=()) -> bytes:
+    graph = helper.make_graph(nodes, "test", inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), ML_OPSET])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+WEIGHTS = np.array([0.8, -0.5, 0.3, 1.1], dtype=np.float32)
+
+
+def sigmoid_graph(rank1: bool, input_type: int = TensorProto.FLOAT) -> bytes:
+    """P(positive) = sigmoid(X @ WEIGHTS), as ``[N]`` (rank1) or ``[N, 1]``; input cast to float inside."""
+    nodes = [
+        helper.make_node("Cast", ["X"], ["Xf"], to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["Xf", "W"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["p"]),
+    ]
+    shape = [None, 1]
+    if rank1:
+        nodes.append(helper.make_node("Squeeze", ["p", "axes"], ["prob"]))
+        shape = [None]
+    else:
+        nodes.append(helper.make_node("Identity", ["p"], ["prob"]))
+    inits = [
+        helper.make_tensor("W", TensorProto.FLOAT, [4, 1], WEIGHTS.tolist()),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+    ]
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("X", input_type, [None, 4])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, shape)],
+        inits,
+    )
+
+
+def sigmoid_expected(frame: pd.DataFrame) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(frame.to_numpy(np.float64) @ WEIGHTS.astype(np.float64))))
+
+
+def softmax_graph(label_first: bool = False, output_name: str = "out") -> bytes:
+    """Two-column softmax of ``[X @ W0, X @ W1]``; with ``label_first`` an int64 argmax output comes first."""
+    w = np.stack([WEIGHTS, -WEIGHTS], axis=1)
+    nodes = [
+        helper.make_node("MatMul", ["X", "W"], ["z"]),
+        helper.make_node("Softmax", ["z"], [output_name], axis=1),
+    ]
+    outputs = [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [None, 2])]
+    if label_first:
+        nodes.append(helper.make_node("ArgMax", [output_name], ["label"], axis=1, keepdims=0))
+        outputs.insert(0, helper.make_tensor_value_info("label", TensorProto.INT64, [None]))
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        outputs,
+        [helper.make_tensor("W", TensorProto.FLOAT, [4, 2], w.flatten().tolist())],
+    )
+
+
+def softmax_expected(frame: pd.DataFrame) -> np.ndarray:
+    z = frame.to_numpy(np.float64) @ np.stack([WEIGHTS, -WEIGHTS], axis=1).astype(np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def identity_graph(elem_type: int, width: int = 2, batch=None) -> bytes:
+    """Output ``y`` = input ``X`` of the given element type, shape ``[batch, width]``."""
+    return _model(
+        [helper.make_node("Identity", ["X"], ["y"])],
+        [helper.make_tensor_value_info("X", elem_type, [batch, width])],
+        [helper.make_tensor_value_info("y", elem_type, [batch, width])],
+    )
+
+
+def regression_graph(batch=None, width: int = 4) -> bytes:
+    """``y = X @ WEIGHTS`` as ``[batch, 1]`` (``batch`` fixed, e.g. 1, like torch's default export)."""
+    return _model(
+        [helper.make_node("MatMul", ["X", "W"], ["y"])],
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 1])],
+        [helper.make_tensor("W", TensorProto.FLOAT, [width, 1], WEIGHTS[:width].tolist())],
+    )
+
+
+def logits_graph() -> bytes:
+    """Two raw scores per row (no softmax): not probabilities."""
+    w = np.stack([WEIGHTS, -WEIGHTS], axis=1) * 10
+    return _model(
+        [helper.make_node("MatMul", ["X", "W"], ["scores"])],
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor("W", TensorProto.FLOAT, [4, 2], w.flatten().tolist())],
+    )
+
+
+def proba_by_label(model, frame: pd.DataFrame) -> dict:
+    """scikit-learn's own probabilities, keyed by class label as text."""
+    proba = model.predict_proba(frame.to_numpy(np.float32))
+    return {str(label): proba[:, i] for i, label in enumerate(model.classes_)}
+
+
+def labels_in_other_order(labels: Sequence) -> Tuple[str, ...]:
+    """DataRobot's labels, as text, in an order different from the model's."""
+    return tuple(str(label) for label in reversed(list(labels)))

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+from datarobot_drum.drum.data_marshalling import marshal_predictions
+from datarobot_drum.drum.enum import TargetType
+
+from dr_onnx_hooks.errors import DrOnnxError
+from dr_onnx_hooks.frame import probability_frame, rows_of, value_frame
+from dr_onnx_hooks.labels import ClassColumns
+
+THREE = ClassColumns(("a", "b", "c"), False, "test")
+
+
+def test_float_noise_is_clipped_and_rows_renormalised_so_drum_accepts_them():
+    noisy = np.array([[1 + 1e-7, -1e-8, 0.0], [0.3, 0.3, 0.4 - 2e-5]], dtype=np.float32)
+    frame = probability_frame(noisy, THREE, "p", sum_to_one=True)
+    assert frame.to_numpy().max() <= 1.0 and frame.to_numpy().min() >= 0.0
+    np.testing.assert_allclose(frame.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # DRUM's own validation, which rejects 1.0 + 1e-12 and sums off by more than 1e-5.
+    marshal_predictions(["a", "b", "c"], frame.to_numpy(), TargetType.MULTICLASS, model_labels=list(frame.columns))
+
+
+def test_single_value_expands_to_negative_and_positive():
+    frame = probability_frame(np.array([[0.25], [1.0]]), ClassColumns(("n", "p"), True, "t"), "p", sum_to_one=True)
+    assert frame.columns.tolist() == ["n", "p"]
+    np.testing.assert_allclose(frame.to_numpy(), [[0.75, 0.25], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "values, detail",
+    [([[2.5, -1.5, 0.0]], "values range from -1.5 to 2.5, outside \\[0, 1\\]"), ([[0.5, 0.5, 0.5]], "rows sum to as far as 0.5 from 1"),
+     ([[np.nan, 0.5, 0.5]], "it contains NaN")],
+)
+def test_values_that_are_not_probabilities_are_an_error_naming_the_output(values, detail):
+    with pytest.raises(DrOnnxError, match=rf"Output 'scores' does not hold probabilities: {detail}") as caught:
+        probability_frame(np.array(values), THREE, "scores", sum_to_one=True)
+    assert caught.value.status_code == 500
+
+
+def test_multilabel_rows_need_not_sum_to_one():
+    frame = probability_frame(np.array([[0.9, 0.8, 0.1]]), THREE, "p", sum_to_one=False)
+    np.testing.assert_allclose(frame.to_numpy(), [[0.9, 0.8, 0.1]])
+
+
+def test_row_count_must_match_the_input():
+    with pytest.raises(DrOnnxError, match=r"Output 'y' returned 2 rows for 3 input rows"):
+        rows_of(np.zeros((2, 1)), 3, "y")
+    assert rows_of(np.zeros(3), 3, "y").shape == (3, 1)
+
+
+def test_regression_needs_one_value_per_row():
+    assert value_frame(np.array([[1.5], [2.0]]), "y").columns.tolist() == ["Predictions"]
+    with pytest.raises(DrOnnxError, match=r"Output 'y' has 2 values per row; regression and anomaly need exactly one"):
+        value_frame(np.zeros((2, 2)), "y")
