@@ -1,0 +1,1 @@
+from dr_onnx_hooks import load_model, score

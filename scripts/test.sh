@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, then run pytest (extra arguments go to pytest).
+# Container tests run when a Docker engine answers; with REQUIRE_DOCKER=1 (CI) they must.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/venv.sh requirements.txt requirements-dev.txt
+exec python -m pytest "$@"
