@@ -11,7 +11,11 @@ logger = logging.getLogger(__name__)
 
 
 def find_artifact(model_dir: Path) -> Path:
-    """The single file ending ``.onnx`` (any case) at the top level of ``model_dir``."""
+    """The single file ending ``.onnx`` (any case) at the top level of ``model_dir``.
+
+    A symbolic link is followed only when it stays inside the folder: a model folder must not
+    make the server read files elsewhere on the machine.
+    """
     if not model_dir.is_dir():
         raise DrOnnxError(f"Model folder {str(model_dir)!r} does not exist or is not a folder.", MODEL_FAULT)
     entries = sorted(p.name for p in model_dir.iterdir())
@@ -28,7 +32,14 @@ def find_artifact(model_dir: Path) -> Path:
             "Keep exactly one model file in the folder.",
             MODEL_FAULT,
         )
-    return model_dir / found[0]
+    path = model_dir / found[0]
+    if not path.resolve().is_relative_to(model_dir.resolve()):
+        raise DrOnnxError(
+            f"{found[0]} in {str(model_dir)!r} is a link to {str(path.resolve())!r}, outside the model folder; "
+            "put the model file itself in the folder.",
+            MODEL_FAULT,
+        )
+    return path
 
 
 def read_graph(path: Path) -> onnx.ModelProto:

@@ -52,3 +52,17 @@ def test_valid_protobuf_that_onnxruntime_rejects_gives_onnxruntimes_reason(tmp_p
 def test_missing_folder(tmp_path):
     with pytest.raises(DrOnnxError, match="does not exist"):
         load_model(str(tmp_path / "nope"))
+
+
+def test_a_link_pointing_outside_the_folder_is_refused(tmp_path):
+    write_model(tmp_path / "elsewhere", softmax_graph())
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.onnx").symlink_to(tmp_path / "elsewhere" / "model.onnx")
+    with pytest.raises(DrOnnxError, match=r"model\.onnx .* is a link to .*elsewhere/model\.onnx.*outside the model folder"):
+        load_model(str(tmp_path / "model"))
+
+
+def test_a_link_inside_the_folder_is_followed(tmp_path):
+    write_model(tmp_path / "model" / "v2", softmax_graph())
+    (tmp_path / "model" / "model.onnx").symlink_to(tmp_path / "model" / "v2" / "model.onnx")
+    assert load_model(str(tmp_path / "model")).path.name == "model.onnx"
