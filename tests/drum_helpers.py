@@ -115,26 +115,27 @@ class DrumServer:
         self.process: Optional[subprocess.Popen] = None
         self.log_path = self.log_dir / f"drum-server-{self.port}.log"
 
-    def start(self, timeout: float = 60) -> "DrumServer":
+    def start(self, timeout: float = 60, ready: Sequence[int] = (200,)) -> "DrumServer":
+        """Start and wait until ``/ping/`` answers one of ``ready`` (513: DRUM's error server)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
             )
         try:
-            self.wait_ready(timeout)
+            self.wait_ready(timeout, ready)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float, ready: Sequence[int] = (200,)) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"drum server exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if requests.get(self.url + "/ping/", timeout=2).status_code == 200:
+                if requests.get(self.url + "/ping/", timeout=2).status_code in ready:
                     return
             except requests.RequestException:
                 pass
