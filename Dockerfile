@@ -14,9 +14,10 @@ ENV VIRTUAL_ENV=/opt/venv \
 ENV PATH=${VIRTUAL_ENV}/bin:${PATH}
 
 COPY requirements.txt /opt/dr_onnx/requirements.txt
+# Bytecode caches and the libraries' own test suites (~60 MB) are not needed to serve.
 RUN python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --no-cache-dir -r /opt/dr_onnx/requirements.txt \
-    && find "${VIRTUAL_ENV}" -type d -name __pycache__ -prune -exec rm -rf {} +
+    && find "${VIRTUAL_ENV}" -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
 
 # The hook package goes on the venv's path as plain source: nothing to build, nothing more to fetch.
 COPY dr_onnx_hooks /opt/dr_onnx/dr_onnx_hooks
