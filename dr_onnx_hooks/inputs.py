@@ -14,7 +14,9 @@ Casts (rows are counted from 1, the first data row):
 * int8..int64, uint8..uint64: every value must be a whole number within the type's range;
   NaN or a fraction is an error naming the column and row.
 * bool: 0/1 or True/False.
-* string: values become text; a missing value becomes ``""``.
+* string: values become text, column by column; a missing value becomes ``""`` and a whole
+  number is written without a fraction (``3``, not ``3.0``), so a code column reads the same
+  whether or not a blank cell made ``pd.read_csv`` parse it as float.
 """
 
 import math
@@ -118,22 +120,51 @@ def _bool_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
     return values.astype(np.bool_)
 
 
+def _text(value: object) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _texts(column: pd.Series) -> np.ndarray:
+    """One column as Python strings. Per column, because a frame-wide ``to_numpy`` turns an integer
+    category column with a missing value (or any integers beside a float column) into floats."""
+    values = column.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    return np.array(["" if gone else _text(value) for value, gone in zip(values, missing)], dtype=object)
+
+
 def _string_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
-    values = frame.to_numpy(dtype=object, copy=True)
-    values[pd.isna(values)] = ""
-    return values.astype(str)
+    columns = [_texts(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return np.column_stack(columns) if columns else np.empty((len(frame), 0), dtype=object)
 
 
-def caster_for(onnx_type: str, input_name: str) -> Caster:
+@dataclass(frozen=True)
+class Cast:
+    """The cast to one element type, and its rule in words (for ``describe``)."""
+
+    convert: Caster
+    rule: str
+
+    def __call__(self, frame: pd.DataFrame, input_name: str) -> np.ndarray:
+        return self.convert(frame, input_name)
+
+
+def caster_for(onnx_type: str, input_name: str) -> Cast:
     """The cast to the element type an input declares, decided once at load."""
     if onnx_type in FLOAT_TYPES:
-        return _float_caster(FLOAT_TYPES[onnx_type], onnx_type)
+        dtype = FLOAT_TYPES[onnx_type]
+        return Cast(_float_caster(dtype, onnx_type), f"to {np.dtype(dtype).name}; missing values stay NaN")
     if onnx_type in INT_TYPES:
-        return _int_caster(INT_TYPES[onnx_type], onnx_type)
+        info = np.iinfo(INT_TYPES[onnx_type])
+        return Cast(
+            _int_caster(INT_TYPES[onnx_type], onnx_type),
+            f"to {info.dtype.name}; whole numbers from {info.min} to {info.max}, no missing values",
+        )
     if onnx_type == "tensor(bool)":
-        return _bool_caster
+        return Cast(_bool_caster, "to bool; True/False or 1/0, no missing values")
     if onnx_type == "tensor(string)":
-        return _string_caster
+        return Cast(_string_caster, "to text; missing values become '', whole numbers lose the '.0'")
     raise DrOnnxError(
         f"Model input {input_name!r} has type {onnx_type}, which cannot be fed from a table "
         "(supported: float, double, float16, int8..int64, uint8..uint64, bool, string).",
@@ -148,7 +179,7 @@ class ModelInput:
     name: str
     onnx_type: str
     shape: Tuple[Dim, ...]
-    cast: Caster = field(repr=False, compare=False)
+    cast: Cast = field(repr=False, compare=False)
 
     @classmethod
     def declared(cls, name: str, onnx_type: str, shape: Sequence[Dim]) -> "ModelInput":
@@ -243,6 +274,7 @@ class InputFeed:
                 "columns": f"column named {i.name!r}" if self.by_name else (
                     f"all {i.width} columns, in order" if i.width else "all columns, in order"
                 ),
+                "cast": i.cast.rule,
             }
             for i in self.inputs
         ]

@@ -156,3 +156,73 @@ def proba_by_label(model, frame: pd.DataFrame) -> dict:
 def labels_in_other_order(labels: Sequence) -> Tuple[str, ...]:
     """DataRobot's labels, as text, in an order different from the model's."""
     return tuple(str(label) for label in reversed(list(labels)))
+
+
+# --- skl2onnx pipelines with one input per column ------------------------------------------------
+
+PIPELINE_TEXT = ("city", "zone")  # zone holds codes that read as numbers: "10", "20", "30"
+PIPELINE_FLOATS = ("age", "income")
+PIPELINE_INT = "visits"
+
+
+def mixed_frame(n_rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Text, float and int64 columns; floats are float32 values, so the model's float32 inputs see them exactly."""
+    rng = np.random.RandomState(seed)
+    return pd.DataFrame({
+        "city": rng.choice(["Paris", "Lyon", "Nice"], n_rows),
+        "zone": rng.choice(["10", "20", "30"], n_rows),
+        "age": rng.normal(40, 10, n_rows).astype(np.float32).astype(np.float64),
+        "income": rng.normal(3, 1, n_rows).astype(np.float32).astype(np.float64),
+        "visits": rng.randint(0, 20, n_rows).astype(np.int64),
+    })
+
+
+def pipeline(target: str, seed: int = 0):
+    """A fitted ``ColumnTransformer`` pipeline (one-hot text, scaled floats and int64) for ``target``
+    (binary: no/yes, multiclass: ant/cat/dog, regression), and its training frame."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = mixed_frame(seed=seed)
+    rng = np.random.RandomState(seed + 1)
+    latent = ((frame["city"] == "Paris") + (frame["zone"] == "30") + (frame["age"] - 40) / 10
+              + frame["income"] - 3 + frame["visits"] / 10 + rng.normal(0, 0.3, len(frame))).to_numpy()
+    if target == "regression":
+        y, estimator = latent, Ridge()
+    else:
+        classes = ("no", "yes") if target == "binary" else ("ant", "cat", "dog")
+        cuts = np.quantile(latent, np.linspace(0, 1, len(classes) + 1)[1:-1])
+        y, estimator = np.asarray(classes)[np.searchsorted(cuts, latent)], LogisticRegression(max_iter=500)
+    prep = ColumnTransformer([
+        ("text", OneHotEncoder(handle_unknown="ignore"), list(PIPELINE_TEXT)),
+        ("floats", StandardScaler(), list(PIPELINE_FLOATS)),
+        ("int", StandardScaler(), [PIPELINE_INT]),
+    ])
+    return Pipeline([("prep", prep), ("model", estimator)]).fit(frame, y), frame
+
+
+def pipeline_onnx(model, frame: pd.DataFrame, zipmap: bool = True) -> bytes:
+    """``model`` converted with skl2onnx, one ``[None, 1]`` input per column, typed as the column."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+
+    def tensor_type(column: pd.Series):
+        if pd.api.types.is_float_dtype(column):
+            return FloatTensorType([None, 1])
+        return Int64TensorType([None, 1]) if pd.api.types.is_integer_dtype(column) else StringTensorType([None, 1])
+
+    options = {id(model): {"zipmap": zipmap}} if hasattr(model, "predict_proba") else None
+    initial_types = [(name, tensor_type(frame[name])) for name in frame.columns]
+    return convert_sklearn(
+        model, initial_types=initial_types, options=options, target_opset={"": OPSET, "ai.onnx.ml": 3}
+    ).SerializeToString()
+
+
+def isolation_forest(seed: int = 0):
+    """A fitted ``IsolationForest`` and its training frame; skl2onnx gives it outputs ``label`` (±1) and ``scores``."""
+    from sklearn.ensemble import IsolationForest
+
+    frame = features(200, seed=seed)
+    return IsolationForest(n_estimators=20, random_state=seed).fit(frame.to_numpy(np.float32)), frame

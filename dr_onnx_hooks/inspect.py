@@ -1,0 +1,159 @@
+"""``dr-onnx-inspect MODEL`` (also ``python -m dr_onnx_hooks inspect MODEL``): what ``load_model``
+would decide for a model, without scoring anything.
+
+The model is loaded by ``ModelPlan.load``, as ``load_model`` loads it, with the same settings from
+the environment (``DR_ONNX_OUTPUT``, ``DR_ONNX_PROVIDERS``, and ``TARGET_TYPE``, which makes a load
+fail early for a target the model cannot serve). Everything reported is read from that plan;
+nothing is decided here.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+from .artifact import find_artifact, read_graph
+from .errors import MODEL_FAULT, DrOnnxError
+from .outputs import OutputChoice
+from .plan import ModelPlan
+from .targets import CLASS_TARGETS, VALUE_TARGETS
+
+TARGETS = VALUE_TARGETS + CLASS_TARGETS
+CANNOT_SERVE = 1  # exit status: the model cannot be loaded, or not for the asked target type
+
+
+@contextmanager
+def model_folder(model: Path) -> Iterator[Path]:
+    """A folder ``ModelPlan.load`` finds exactly ``model`` in.
+
+    A folder is used as it is. For a file, its own folder when that holds no other ``.onnx``;
+    otherwise a temporary folder holding the file (hard-linked, else copied: ``find_artifact``
+    refuses a symlink that leads out of the folder) and symlinks to its siblings that are not
+    ``.onnx`` files, so that weights stored as external data still resolve beside the model.
+    """
+    if model.is_dir():
+        yield model
+        return
+    if not model.is_file():
+        raise DrOnnxError(f"{str(model)!r} does not exist.", MODEL_FAULT)
+    if not model.name.lower().endswith(".onnx"):
+        raise DrOnnxError(f"{str(model)!r} is not an .onnx file.", MODEL_FAULT)
+    if _only_model_in(model.parent, model):
+        yield model.parent
+        return
+    with tempfile.TemporaryDirectory(prefix="dr-onnx-inspect-") as tmp:
+        folder = Path(tmp)
+        try:
+            os.link(model, folder / model.name)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(model, folder / model.name)
+        for entry in model.parent.iterdir():
+            if not entry.name.lower().endswith(".onnx"):
+                (folder / entry.name).symlink_to(entry.resolve())
+        yield folder
+
+
+def _only_model_in(folder: Path, model: Path) -> bool:
+    try:
+        return find_artifact(folder).samefile(model)
+    except DrOnnxError:
+        return False
+
+
+def _target(plan: ModelPlan, target: str) -> Dict[str, Any]:
+    try:
+        choice = plan.choice(target)
+    except DrOnnxError as exc:
+        return {"usable": False, "reason": str(exc)}
+    return {
+        "usable": True,
+        "output": choice.name,
+        "reads": choice.fetch,
+        "reason": choice.reason,
+        "labels": list(choice.labels) if choice.labels else None,
+    }
+
+
+def inspect_model(model: Path, target: Optional[str] = None) -> Dict[str, Any]:
+    """The plan ``load_model`` makes for ``model`` (an ``.onnx`` file or a model folder), as plain data.
+
+    ``target`` limits the target types reported to that one. Raises ``DrOnnxError`` when the
+    model cannot be loaded.
+    """
+    with model_folder(model) as folder:
+        plan = ModelPlan.load(folder)
+        declared = [o.name for o in read_graph(plan.path).graph.output]  # the plan's session may expose more
+    specs = {o.name: o for o in plan.session.get_outputs()}
+    targets = {t: _target(plan, t) for t in ([target] if target else TARGETS)}
+    labels = next((c.labels for c in plan.choices.values() if isinstance(c, OutputChoice) and c.labels), None)
+    return {
+        "model": str(model if model.is_file() else plan.path),
+        "inputs": [{"name": i.name, "type": i.type, "shape": list(i.shape)} for i in plan.session.get_inputs()],
+        "outputs": [{"name": n, "type": specs[n].type, "shape": list(specs[n].shape)} for n in declared],
+        "targets": targets,
+        "class_labels": list(labels) if labels else None,
+        "input_plan": plan.feed.describe(),
+        "providers": plan.session.get_providers(),
+        "servable": any(t["usable"] for t in targets.values()),
+    }
+
+
+def _table(rows: Sequence[Sequence[str]]) -> List[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join([c.ljust(w) for c, w in zip(row, widths)] + [row[-1]]).rstrip() for row in rows]
+
+
+def render(report: Dict[str, Any]) -> str:
+    """The report as text for a terminal."""
+    lines = [f"model: {report['model']}", "inputs:"]
+    lines += _table([(i["name"], i["type"], str(i["shape"])) for i in report["inputs"]])
+    lines.append("outputs:")
+    lines += _table([(o["name"], o["type"], str(o["shape"])) for o in report["outputs"]])
+    lines.append("target types:")
+    lines += _table([
+        (target, f"{t['output']}: {t['reason']}" if t["usable"] else f"cannot serve: {t['reason']}")
+        for target, t in report["targets"].items()
+    ])
+    labels = report["class_labels"]
+    lines.append(f"class labels in the graph: {', '.join(labels) if labels else 'none'}")
+    lines.append("input plan:")
+    lines += _table([
+        (i["input"], i["type"], str(i["shape"]), f"<- {i['columns']}; cast {i['cast']}") for i in report["input_plan"]
+    ])
+    lines.append(f"providers: {', '.join(report['providers'])}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="an .onnx file, or a model folder holding exactly one")
+    parser.add_argument(
+        "--target-type", type=str.lower, choices=TARGETS, help="report only this target type; fail if it is unusable"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; exit status non-zero, with the reason on stderr, when the model cannot be served."""
+    try:
+        report = inspect_model(args.model, args.target_type)
+    except DrOnnxError as exc:
+        print(f"{args.model}: cannot be loaded: {exc}", file=sys.stderr)
+        return CANNOT_SERVE
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    if report["servable"]:
+        return 0
+    for target, t in report["targets"].items():
+        print(f"{args.model}: cannot be served as {target}: {t['reason']}", file=sys.stderr)
+    return CANNOT_SERVE
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The ``dr-onnx-inspect`` console script."""
+    parser = argparse.ArgumentParser(prog="dr-onnx-inspect", description="Show how dr_onnx_hooks would serve a model.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
