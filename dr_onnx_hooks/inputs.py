@@ -10,7 +10,8 @@ the shape to give the array. Per request: one selection and one cast per input.
   case-insensitively when that is unambiguous. Columns no input names are ignored.
 
 Casts (rows are counted from 1, the first data row):
-* float, double, float16: NaN passes through to the model; text that is not a number is an error.
+* float, double, float16: NaN and ±inf pass through to the model; text that is not a number, or a
+  finite number beyond the type's range (1e300 for float), is an error.
 * int8..int64, uint8..uint64: every value must be a whole number within the type's range;
   NaN or a fraction is an error naming the column and row.
 * bool: 0/1 or True/False.
@@ -76,11 +77,22 @@ def _first_bad_cell(frame: pd.DataFrame, bad: np.ndarray) -> Tuple[object, int, 
 
 
 def _float_caster(dtype: type, onnx_type: str) -> Caster:
+    largest = float(np.finfo(dtype).max)
+
     def cast(frame: pd.DataFrame, input_name: str) -> np.ndarray:
         try:
-            return frame.to_numpy(dtype=dtype, na_value=np.nan)
-        except (ValueError, TypeError):
-            return _numbers(frame, input_name, onnx_type).astype(dtype)
+            with np.errstate(over="raise"):  # a finite value beyond the type's range must not become inf
+                return frame.to_numpy(dtype=dtype, na_value=np.nan)
+        except (ValueError, TypeError, FloatingPointError):
+            numbers = _numbers(frame, input_name, onnx_type)
+        too_large = np.isfinite(numbers) & (np.abs(numbers) > largest)
+        if too_large.any():
+            column, position, value = _first_bad_cell(frame, too_large)
+            raise DrOnnxError(
+                f"Column {column!r} holds {_shown(value)} at {_row(position)}, beyond the range of {onnx_type} "
+                f"(±{largest:.4g}) that model input {input_name!r} expects."
+            )
+        return numbers.astype(dtype)
 
     return cast
 

@@ -129,3 +129,14 @@ def test_exact_name_wins_over_case_insensitive_and_ambiguity_is_an_error():
 def test_fixed_batch_dimension_is_reported():
     assert feed_of(("X", "tensor(float)", [1, 4])).batch_size == 1
     assert feed_of(("X", "tensor(float)", ["N", 4])).batch_size is None
+
+
+def test_finite_numbers_beyond_float32_are_refused_but_inf_passes():
+    feed = feed_of(("X", "tensor(float)", [None, 2]))
+    with pytest.raises(DrOnnxError, match=r"Column 'b' holds -1e\+300 at row 2, beyond the range of tensor\(float\)"):
+        feed(pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, -1e300]}))
+    with pytest.raises(DrOnnxError, match=r"Column 'a' holds '1e300' at row 1, beyond the range"):
+        feed(pd.DataFrame({"a": ["1e300"], "b": [1]}, dtype=object))
+    array = feed(pd.DataFrame({"a": [np.inf], "b": [-np.inf]}))["X"]
+    assert np.isposinf(array[0, 0]) and np.isneginf(array[0, 1])
+    assert feed_of(("X", "tensor(double)", [None, 1]))(pd.DataFrame({"a": [1e300]}))["X"][0, 0] == 1e300
