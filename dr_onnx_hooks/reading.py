@@ -45,6 +45,7 @@ ARROW_STREAM_MARKER = b"\xff\xff\xff\xff"
 MTX_BANNER = b"%%matrixmarket"
 
 _LEADING_SPACE = re.compile(rb"\s*")
+_MANGLED = re.compile(r"(.+)\.\d+")  # pandas renames a repeated CSV header "a" to "a.1"
 _BLANK_LINES = re.compile(rb"(?:[ \t]*(?:\r\n?|\n))*")  # what pandas skips before the header
 _LINE_BREAK = re.compile(rb"[\r\n]")
 # One CSV field as pandas' tokenizer reads it: a quote opens a quoted field only at the field's start
@@ -177,6 +178,17 @@ def _header_fields(body: bytes, start: int, limit: int) -> int:
     return fields
 
 
+def _unique(names: Sequence[object]) -> None:
+    """Refuse a table that names a column twice: which one would feed the model?"""
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        raise DrOnnxError(f"Column name(s) {', '.join(map(repr, repeated))} appear more than once; send each column once.")
+
+
 def _csv_error(exc: Exception, skipped_lines: int) -> DrOnnxError:
     """pandas' tokenizer error, with its line as the line of the body sent (pandas counts rows from 0)."""
     text = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
@@ -226,7 +238,10 @@ class RequestReader:
         skipped_lines = _line_breaks(body[:start])
         try:
             # As DRUM: a blank line is a missing value when there is one column, else skipped.
-            return pd.read_csv(io.BytesIO(data), skip_blank_lines=fields > 1, **self._text_options(data))
+            frame = pd.read_csv(io.BytesIO(data), skip_blank_lines=fields > 1, **self._text_options(data))
+            if any((m := _MANGLED.fullmatch(str(c))) and m.group(1) in frame.columns for c in frame.columns):
+                _unique(pd.read_csv(io.BytesIO(data), nrows=1, header=None, dtype=str).iloc[0].tolist())
+            return frame
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise _csv_error(exc, skipped_lines) from exc
         except UnicodeDecodeError:
@@ -287,6 +302,7 @@ class RequestReader:
         if not isinstance(data, list):
             raise DrOnnxError(f'JSON "data" must be an array of rows; got {_json_kind(data)}.')
         self.limits.check(len(data), len(columns))
+        _unique(columns)
         bad = next((i for i, row in enumerate(data) if not isinstance(row, list) or len(row) != len(columns)), None)
         if bad is not None:
             row = data[bad]
@@ -307,6 +323,7 @@ class RequestReader:
                 "can be scored."
             )
         self.limits.check(table.num_rows, table.num_columns)
+        _unique(table.column_names)
         try:
             return table.to_pandas()
         except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:  # e.g. from its pandas metadata

@@ -359,3 +359,26 @@ def test_read_input_data_is_imported_by_name_only():
     exec("from dr_onnx_hooks import load_model, score, read_input_data", namespace)
     assert namespace["read_input_data"] is read_input_data
     assert dr_onnx_hooks.__all__ == ["load_model", "score"]
+
+
+@pytest.mark.parametrize("body", [
+    b"f0,f1,f0\n1,2,3\n",
+    b'{"columns": ["f0", "f1", "f0"], "data": [[1, 2, 3]]}',
+])
+def test_a_column_named_twice_is_refused(body):
+    with pytest.raises(DrOnnxError, match=r"Column name\(s\) 'f0' appear more than once") as caught:
+        RequestReader()(body)
+    assert caught.value.status_code == 422
+
+
+def test_a_header_that_merely_looks_like_a_renamed_duplicate_is_fine():
+    assert RequestReader()(b"f0,f0.1\n1,2\n").columns.tolist() == ["f0", "f0.1"]
+
+
+def test_arrow_columns_named_twice_are_refused():
+    sink = pa.BufferOutputStream()
+    table = pa.table([pa.array([1.0]), pa.array([2.0])], names=["a", "a"])
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    with pytest.raises(DrOnnxError, match=r"'a' appear more than once"):
+        RequestReader()(sink.getvalue().to_pybytes())
