@@ -55,15 +55,22 @@ def classifier_labels(model: onnx.ModelProto) -> Optional[Labels]:
     return found.pop() if len(found) == 1 else None
 
 
-def with_extra_outputs(model: onnx.ModelProto, tensors: Tuple[str, ...]) -> bytes:
-    """The model serialised with the named float tensors added as graph outputs."""
-    exposed = onnx.ModelProto()
-    exposed.CopyFrom(model)
-    existing = {o.name for o in exposed.graph.output}
-    for name in tensors:
-        if name not in existing:
-            exposed.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    return exposed.SerializeToString()
+def bypass_zipmaps(model: onnx.ModelProto, bypassed: Dict[str, str]) -> bytes:
+    """The model serialised with each ZipMap output in ``bypassed`` (output -> the tensor feeding
+    its ZipMap) replaced by that float tensor, and the ZipMap node removed: onnxruntime would
+    otherwise still build one dict per row even when only the tensor is fetched."""
+    changed = onnx.ModelProto()
+    changed.CopyFrom(model)
+    graph = changed.graph
+    kept_nodes = [n for n in graph.node if not (n.op_type == "ZipMap" and n.output[0] in bypassed)]
+    kept_outputs = [o for o in graph.output if o.name not in bypassed]
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    del graph.output[:]
+    graph.output.extend(kept_outputs)
+    exposed = [t for t in dict.fromkeys(bypassed.values()) if t not in {o.name for o in kept_outputs}]
+    graph.output.extend(helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None) for t in exposed)
+    return changed.SerializeToString()
 
 
 def has_external_data(model: onnx.ModelProto) -> bool:

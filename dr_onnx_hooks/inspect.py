@@ -17,9 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from .artifact import find_artifact, read_graph
+from .artifact import find_artifact
 from .errors import MODEL_FAULT, DrOnnxError
-from .outputs import OutputChoice
 from .plan import ModelPlan
 from .targets import CLASS_TARGETS, VALUE_TARGETS
 
@@ -87,14 +86,12 @@ def inspect_model(model: Path, target: Optional[str] = None) -> Dict[str, Any]:
     """
     with model_folder(model) as folder:
         plan = ModelPlan.load(folder)
-        declared = [o.name for o in read_graph(plan.path).graph.output]  # the plan's session may expose more
-    specs = {o.name: o for o in plan.session.get_outputs()}
     targets = {t: _target(plan, t) for t in ([target] if target else TARGETS)}
-    labels = next((c.labels for c in plan.choices.values() if isinstance(c, OutputChoice) and c.labels), None)
+    labels = plan.graph_labels
     return {
         "model": str(model if model.is_file() else plan.path),
         "inputs": [{"name": i.name, "type": i.type, "shape": list(i.shape)} for i in plan.session.get_inputs()],
-        "outputs": [{"name": n, "type": specs[n].type, "shape": list(specs[n].shape)} for n in declared],
+        "outputs": [{"name": o.name, "type": o.onnx_type, "shape": list(o.shape)} for o in plan.outputs],
         "targets": targets,
         "class_labels": list(labels) if labels else None,
         "input_plan": plan.feed.describe(),

@@ -22,8 +22,10 @@ class and reads a single value as P(negative), and it assigns multiclass columns
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple, Union
+
+import pandas as pd
 
 from .errors import MODEL_FAULT, DrOnnxError
 from .graph import Labels
@@ -38,6 +40,10 @@ class ClassColumns:
     names: Labels  # DataRobot's label for each frame column, in the output's column order
     from_single: bool  # binary P(positive) expanded to [1 - p, p]
     how: str  # which rule applied, for logs and ``inspect``
+    index: pd.Index = field(init=False, repr=False, compare=False)  # ``names`` built once for every frame
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", pd.Index(self.names, dtype=object))
 
 
 def request_labels(target: str, kwargs: Mapping[str, Any]) -> Labels:

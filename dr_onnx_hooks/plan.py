@@ -4,7 +4,7 @@ straight per-request path that follows it: input feed -> run -> output -> labels
 import logging
 import os
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import onnxruntime as ort
 import pandas as pd
@@ -12,11 +12,11 @@ import pandas as pd
 from .artifact import find_artifact, read_graph
 from .errors import MODEL_FAULT, DrOnnxError
 from .frame import PREDICTIONS, probability_frame, rows_of, value_frame
-from .graph import Labels, classifier_labels, has_external_data, with_extra_outputs, zipmap_sources
+from .graph import Labels, bypass_zipmaps, classifier_labels, has_external_data, zipmap_sources
 from .inputs import InputFeed, ModelInput
 from .labels import ClassColumns, class_columns
 from .outputs import OUTPUT_SETTING, OutputChoice, OutputSpec, class_output, value_output
-from .run import run
+from .run import Runner
 from .session import create_session
 from .settings import read_setting
 from .targets import CLASS_TARGETS, VALUE_TARGETS
@@ -33,10 +33,15 @@ def _kind(target: str) -> str:
 class ModelPlan:
     """The session plus the decisions made at load; what ``load_model`` returns."""
 
-    def __init__(self, path: Path, session: ort.InferenceSession, feed: InputFeed, choices: Dict[str, Choice]) -> None:
+    def __init__(
+        self, path: Path, session: ort.InferenceSession, outputs: List[OutputSpec], feed: InputFeed,
+        runner: Runner, choices: Dict[str, Choice],
+    ) -> None:
         self.path = path
         self.session = session
+        self.outputs = outputs  # as the model file declares them (the session may read a ZipMap's input instead)
         self.feed = feed
+        self.runner = runner
         self.choices = choices
         self._columns: Dict[Tuple[str, Labels, int], ClassColumns] = {}
 
@@ -57,17 +62,17 @@ class ModelPlan:
             "value": _attempt(lambda: value_output(outputs, override)),
             "class": _attempt(lambda: class_output(outputs, zipmap_sources(graph), classifier_labels(graph), override)),
         }
-        hidden = tuple({c.fetch for c in choices.values() if isinstance(c, OutputChoice)} - {o.name for o in outputs})
-        if hidden and has_external_data(graph):
+        bypassed = {c.name: c.fetch for c in choices.values() if isinstance(c, OutputChoice) and c.fetch != c.name}
+        if bypassed and has_external_data(graph):
             choices["class"] = DrOnnxError(
                 f"{path.name} keeps its weights in external data files and ends in a ZipMap; export it with "
                 "zipmap=False (skl2onnx option) to serve it.",
                 MODEL_FAULT,
             )
-        elif hidden:
-            session = create_session(with_extra_outputs(graph, hidden), path.name)
+        elif bypassed:
+            session = create_session(bypass_zipmaps(graph, bypassed), path.name)
         feed = InputFeed([ModelInput.declared(i.name, i.type, i.shape) for i in session.get_inputs()])
-        plan = cls(path, session, feed, choices)
+        plan = cls(path, session, outputs, feed, Runner.load(session, feed.batch_size), choices)
         target = os.environ.get("TARGET_TYPE", "").strip().lower()
         if target in VALUE_TARGETS + CLASS_TARGETS:
             plan.choice(target)  # fail at load, not at the first request, when the target is known
@@ -86,11 +91,11 @@ class ModelPlan:
         feeds = self.feed(frame)
         if len(frame) == 0:
             return pd.DataFrame(columns=[PREDICTIONS] if target in VALUE_TARGETS else list(labels))
-        values = rows_of(run(self.session, feeds, choice.fetch, self.feed.batch_size), len(frame), choice.name)
+        values = rows_of(self.runner(feeds, choice.fetch), len(frame), choice.name)
         if target in VALUE_TARGETS:
             return value_frame(values, choice.name)
         columns = self.columns(target, labels, values.shape[1], choice)
-        return probability_frame(values, columns, choice.name, sum_to_one=target != "multilabel")
+        return probability_frame(values, columns, choice.name, sum_to_one=target != "multilabel", data=frame)
 
     def columns(self, target: str, labels: Labels, width: int, choice: OutputChoice) -> ClassColumns:
         """The column naming for this target, labels and output width, resolved once and reused."""
@@ -99,6 +104,12 @@ class ModelPlan:
             self._columns[key] = class_columns(target, labels, choice.labels, width, choice.name)
         return self._columns[key]
 
+    @property
+    def graph_labels(self) -> Optional[Labels]:
+        """The class labels the graph carries for its probability output, if any."""
+        choice = self.choices["class"]
+        return choice.labels if isinstance(choice, OutputChoice) else None
+
     def summary(self) -> str:
         """One line: file, inputs, chosen outputs, graph labels, providers."""
         inputs = ", ".join(f"{i.name} {i.onnx_type} {list(i.shape)}" for i in self.feed.inputs)
@@ -106,7 +117,7 @@ class ModelPlan:
             f"{kind}: {c.name} ({c.reason})" if isinstance(c, OutputChoice) else f"{kind}: unavailable ({c})"
             for kind, c in self.choices.items()
         )
-        labels = next((c.labels for c in self.choices.values() if isinstance(c, OutputChoice) and c.labels), None)
+        labels = self.graph_labels
         return (
             f"{self.path.name}: inputs [{inputs}]; outputs {chosen}; graph labels {list(labels) if labels else 'none'}; "
             f"providers {self.session.get_providers()}"

@@ -30,9 +30,9 @@ from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing-value 
 from scipy import sparse
 from scipy.io import mmread
 
-from .errors import MODEL_FAULT, DrOnnxError
+from .errors import DrOnnxError
 from .inputs import InputFeed
-from .settings import read_setting
+from .settings import read_int
 
 TOO_LARGE = 413
 
@@ -67,20 +67,6 @@ def _json_kind(value: Any) -> str:
     return _JSON_KINDS.get(type(value), type(value).__name__)
 
 
-def _read_limit(name: str, default: int) -> int:
-    """A limit setting: a whole number >= 1 (a numeric runtime parameter arrives as ``2.0``)."""
-    value = read_setting(name)
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not number.is_integer() or number < 1:
-        raise DrOnnxError(f"Setting {name} must be a whole number >= 1; got {value!r}.", MODEL_FAULT)
-    return int(number)
-
-
 @dataclass(frozen=True)
 class Limits:
     """How much one request may hold; checked before the expensive parse so a worker is never tied up."""
@@ -92,9 +78,9 @@ class Limits:
     @classmethod
     def from_settings(cls) -> "Limits":
         return cls(
-            _read_limit(COLUMNS_SETTING, cls.columns),
-            _read_limit(ROWS_SETTING, cls.rows),
-            _read_limit(CELLS_SETTING, cls.cells),
+            read_int(COLUMNS_SETTING, cls.columns),
+            read_int(ROWS_SETTING, cls.rows),
+            read_int(CELLS_SETTING, cls.cells),
         )
 
     def check(self, rows: int, columns: int, counted: str = "rows") -> None:

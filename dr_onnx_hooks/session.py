@@ -1,41 +1,180 @@
-"""Step 2: the onnxruntime session, created with explicit execution providers."""
+"""Step 2: the onnxruntime session, created with explicit providers, threads and optimisation level.
 
+Settings (environment variable or runtime parameter of the same name, read once per session):
+
+* ``DR_ONNX_PROVIDERS``: comma-separated execution providers, CPU by default. A provider this
+  onnxruntime build or machine does not have (CUDA on a CPU-only image) is dropped with a
+  warning, falling back to CPU; a name onnxruntime does not know at all is an error.
+* ``DR_ONNX_INTRA_OP_THREADS``: threads that split one operator; by default the container's
+  usable CPUs divided among DRUM's server workers (see ``cpus``).
+* ``DR_ONNX_INTER_OP_THREADS``: operators run side by side (default 1, i.e. sequential
+  execution; more switches onnxruntime to its parallel executor).
+* ``DR_ONNX_ALLOW_SPINNING``: whether idle pool threads busy-wait for the next operator.
+  Off by default, unlike onnxruntime: through ``drum server`` spinning changed a forest's
+  requests/s by a few percent either way for 1.6-2.3x the worker CPU per request, CPU that
+  counts against the container's quota (docs/benchmarks.md). It pays only for back-to-back
+  calls in one process, which a server's requests are not.
+* ``DR_ONNX_GRAPH_OPTIMIZATION``: disable, basic, extended or all (default).
+* ``DR_ONNX_OPTIMIZED_MODEL_PATH``: a folder. The optimised model is saved there, named by a
+  digest of the model, the optimisation level, the providers and the onnxruntime version, and
+  later loads read it back instead of optimising again. A changed model gets a new name, so a
+  stale file is never used. Nothing is cached when unset.
+"""
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Union
+from typing import Optional, Tuple, Union
 
 import onnxruntime as ort
 
+from .cpus import CGROUP_ROOT, default_intra_op_threads
 from .errors import MODEL_FAULT, DrOnnxError
-from .settings import read_setting
+from .settings import Environ, read_bool, read_choice, read_int, read_setting
+
+logger = logging.getLogger(__name__)
 
 PROVIDERS_SETTING = "DR_ONNX_PROVIDERS"
-DEFAULT_PROVIDERS = ["CPUExecutionProvider"]
+INTRA_OP_SETTING = "DR_ONNX_INTRA_OP_THREADS"
+INTER_OP_SETTING = "DR_ONNX_INTER_OP_THREADS"
+SPINNING_SETTING = "DR_ONNX_ALLOW_SPINNING"
+OPTIMIZATION_SETTING = "DR_ONNX_GRAPH_OPTIMIZATION"
+OPTIMIZED_MODEL_SETTING = "DR_ONNX_OPTIMIZED_MODEL_PATH"
+
+CPU = "CPUExecutionProvider"
+DEFAULT_SPINNING = False
+OPTIMIZATION_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+Model = Union[Path, bytes]
 
 
-def providers() -> List[str]:
-    """Execution providers from ``DR_ONNX_PROVIDERS`` (comma-separated), CPU by default."""
-    wanted = read_setting(PROVIDERS_SETTING)
-    if not wanted:
-        return list(DEFAULT_PROVIDERS)
-    names = [p.strip() for p in wanted.split(",") if p.strip()]
-    unknown = [p for p in names if p not in ort.get_available_providers()]
+def providers(environ: Environ = os.environ) -> Tuple[str, ...]:
+    """Execution providers from ``DR_ONNX_PROVIDERS`` that this onnxruntime can use; CPU when none can."""
+    wanted = read_setting(PROVIDERS_SETTING, environ)
+    names = [p.strip() for p in wanted.split(",") if p.strip()] if wanted else [CPU]
+    unknown = [p for p in names if p not in ort.get_all_providers()]
     if unknown:
         raise DrOnnxError(
-            f"{PROVIDERS_SETTING} names {', '.join(unknown)}, which this onnxruntime does not have; "
-            f"available: {', '.join(ort.get_available_providers())}.",
+            f"{PROVIDERS_SETTING} names {', '.join(unknown)}, which onnxruntime does not know; "
+            f"available here: {', '.join(ort.get_available_providers())}.",
             MODEL_FAULT,
         )
-    return names
+    available = [p for p in names if p in ort.get_available_providers()]
+    if len(available) < len(names):
+        missing = [p for p in names if p not in available]
+        logger.warning(
+            "%s asks for %s, which this onnxruntime build does not have (available: %s); using %s instead.",
+            PROVIDERS_SETTING, ", ".join(missing), ", ".join(ort.get_available_providers()),
+            ", ".join(available or [CPU]),
+        )
+    return tuple(available or [CPU])
 
 
-def create_session(model: Union[Path, bytes], display_name: str) -> ort.InferenceSession:
+@dataclass(frozen=True)
+class SessionSettings:
+    """Everything a session is created with, read once from the settings."""
+
+    providers: Tuple[str, ...]
+    intra_op_threads: int
+    inter_op_threads: int
+    allow_spinning: bool
+    optimization: str
+    optimized_model_dir: Optional[Path]
+
+    @classmethod
+    def read(cls, environ: Environ = os.environ, cgroup_root: Path = CGROUP_ROOT) -> "SessionSettings":
+        intra = read_int(INTRA_OP_SETTING, environ=environ)
+        optimized = read_setting(OPTIMIZED_MODEL_SETTING, environ)
+        return cls(
+            providers=providers(environ),
+            intra_op_threads=intra if intra is not None else default_intra_op_threads(cgroup_root, environ),
+            inter_op_threads=read_int(INTER_OP_SETTING, 1, environ=environ),
+            allow_spinning=read_bool(SPINNING_SETTING, DEFAULT_SPINNING, environ),
+            optimization=read_choice(OPTIMIZATION_SETTING, tuple(OPTIMIZATION_LEVELS), "all", environ),
+            optimized_model_dir=Path(optimized) if optimized else None,
+        )
+
+    def options(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.intra_op_threads
+        options.inter_op_num_threads = self.inter_op_threads
+        if self.inter_op_threads > 1:  # the sequential executor never uses inter-op threads
+            options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+        spinning = "1" if self.allow_spinning else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+        options.add_session_config_entry("session.inter_op.allow_spinning", spinning)
+        options.graph_optimization_level = OPTIMIZATION_LEVELS[self.optimization]
+        return options
+
+    def describe(self) -> str:
+        return (
+            f"providers {', '.join(self.providers)}; threads {self.intra_op_threads} intra-op, "
+            f"{self.inter_op_threads} inter-op; spinning {'on' if self.allow_spinning else 'off'}; "
+            f"graph optimisation {self.optimization}"
+        )
+
+
+def create_session(model: Model, display_name: str, settings: Optional[SessionSettings] = None) -> ort.InferenceSession:
     """An ``InferenceSession`` for a model file or serialised model, with onnxruntime's reason on failure."""
-    source = str(model) if isinstance(model, Path) else model
+    settings = settings or SessionSettings.read()
     try:
-        return ort.InferenceSession(source, providers=providers())
+        if settings.optimized_model_dir:
+            session = _through_cache(model, display_name, settings, settings.optimized_model_dir)
+        else:
+            session = _session(model, settings.options(), settings.providers)
     except DrOnnxError:
         raise
     except Exception as exc:
         raise DrOnnxError(
             f"onnxruntime cannot load {display_name}: {type(exc).__name__}: {exc}", MODEL_FAULT
         ) from exc
+    active = session.get_providers()
+    if active[0] != settings.providers[0]:
+        logger.warning("onnxruntime could not start %s for %s; running on %s.", settings.providers[0], display_name, active)
+    logger.info("dr_onnx_hooks session for %s: %s", display_name, settings.describe())
+    return session
+
+
+def _session(model: Model, options: ort.SessionOptions, provider_names: Tuple[str, ...]) -> ort.InferenceSession:
+    return ort.InferenceSession(str(model) if isinstance(model, Path) else model, options, providers=list(provider_names))
+
+
+def _through_cache(model: Model, display_name: str, settings: SessionSettings, folder: Path) -> ort.InferenceSession:
+    """The session, loaded from the cached optimised model when there is one, else optimised and saved.
+
+    A write goes to a temporary name and is renamed into place, so server workers that start
+    together never read a half-written file. A folder that cannot be written is logged and skipped.
+    """
+    data = model.read_bytes() if isinstance(model, Path) else model
+    key = hashlib.sha256(data)
+    key.update(f"|{settings.optimization}|{','.join(settings.providers)}|{ort.__version__}".encode())
+    cached = folder / f"{Path(display_name).stem}.{key.hexdigest()[:24]}.onnx"
+    options = settings.options()
+    if cached.is_file():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised already
+        logger.info("Loading the optimised %s from %s", display_name, cached)
+        return _session(cached, options, settings.providers)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        logger.warning("Cannot write the optimised %s to %s; serving without saving it.", display_name, folder)
+        return _session(model, options, settings.providers)
+    partial = folder / f".{cached.name}.{os.getpid()}.partial"
+    options.optimized_model_filepath = str(partial)
+    try:
+        session = _session(model, options, settings.providers)
+        os.replace(partial, cached)
+    finally:
+        partial.unlink(missing_ok=True)
+    logger.info("Saved the optimised %s as %s", display_name, cached)
+    return session

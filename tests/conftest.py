@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -6,10 +7,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # tests/models.py and friends import as plain modules
 
 
+def stray(name: str) -> bool:
+    """A setting of ours (``DR_ONNX_*``, plain or as a runtime parameter), the target type, or the
+    worker counts our thread default reads: none may leak in from the shell running the tests."""
+    bare = name.removeprefix("MLOPS_RUNTIME_PARAM_")
+    return bare.startswith("DR_ONNX_") or bare in ("TARGET_TYPE", "CUSTOM_MODEL_WORKERS", "MAX_WORKERS")
+
+
 @pytest.fixture(autouse=True)
 def _no_stray_settings(monkeypatch):
     """Tests start from DataRobot's defaults, whatever the shell running them has set."""
-    for name in ("TARGET_TYPE", "DR_ONNX_OUTPUT", "DR_ONNX_PROVIDERS", "DR_ONNX_MODEL_DIR",
-                 "DR_ONNX_MAX_COLUMNS", "DR_ONNX_MAX_ROWS", "DR_ONNX_MAX_CELLS"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv("MLOPS_RUNTIME_PARAM_" + name, raising=False)
+    for name in [n for n in os.environ if stray(n)]:
+        monkeypatch.delenv(name)

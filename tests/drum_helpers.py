@@ -29,8 +29,7 @@ _STRAY = (
     "TARGET_TYPE", "CODE_DIR", "ADDRESS", "POSITIVE_CLASS_LABEL", "NEGATIVE_CLASS_LABEL", "CLASS_LABELS",
     "CLASS_LABELS_FILE", "MAX_WORKERS", "DEPLOYMENT_CONFIG", "MONITOR", "MONITOR_SETTINGS", "WITH_ERROR_SERVER",
     "SHOW_STACKTRACE", "PRODUCTION", "SKIP_PREDICT", "URL_PREFIX", "RUNTIME_PARAMS_FILE", "LAZY_LOADING_FILE",
-    "DR_ONNX_OUTPUT", "DR_ONNX_PROVIDERS", "DR_ONNX_MODEL_DIR", "DR_ONNX_MAX_COLUMNS", "DR_ONNX_MAX_ROWS",
-    "DR_ONNX_MAX_CELLS",
+    "CUSTOM_MODEL_WORKERS",
 )
 
 
@@ -39,6 +38,7 @@ def clean_env(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     env = {
         k: v for k, v in os.environ.items()
         if k not in _STRAY and not any(k == "MLOPS_RUNTIME_PARAM_" + s for s in _STRAY)
+        and not k.removeprefix("MLOPS_RUNTIME_PARAM_").startswith("DR_ONNX_")
         and k != "MLOPS_RUNTIME_PARAM_DRUM_SERVER_TYPE"  # DRUM's default server (gunicorn in 1.18.1)
     }
     env["PYTHONUNBUFFERED"] = "1"

@@ -12,7 +12,7 @@ import requests
 from onnx import TensorProto, helper
 
 from drum_helpers import DrumServer, csv_bytes, label_args, write_code_dir
-from models import classifier, features, identity_graph, proba_by_label, sklearn_onnx, softmax_graph, write_model
+from models import classifier, features, proba_by_label, sklearn_onnx, softmax_graph
 
 pytestmark = pytest.mark.drum
 
@@ -62,14 +62,26 @@ def test_load_fault_without_error_server_exits_non_zero_with_the_reason(tmp_path
     assert "No .onnx file found" in str(caught.value) or "No .onnx file found" in server.log_tail(400)
 
 
+def sqrt_graph() -> bytes:
+    """Two "probabilities" per row, the square roots of the two values sent: NaN for a negative one."""
+    graph = helper.make_graph(
+        [helper.make_node("Sqrt", ["X"], ["y"])], "sqrt",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
 def test_nan_output_is_a_500_naming_the_output_and_the_server_keeps_serving(tmp_path):
-    # identity over two columns: the "probabilities" are the request's own values.
-    folder = write_code_dir(tmp_path / "model", identity_graph(TensorProto.FLOAT, width=2))
+    folder = write_code_dir(tmp_path / "model", sqrt_graph())
     with DrumServer(folder, "binary", LABELS) as server:
-        bad = server.predict_csv(pd.DataFrame({"p_no": [0.5, np.nan], "p_yes": [0.5, np.nan]}))
+        bad = server.predict_csv(pd.DataFrame({"a": [0.25, -1.0], "b": [0.25, 0.25]}))
         assert bad.status_code == 500
         assert "Output 'y' does not hold probabilities: it contains NaN" in bad.json()["message"]
-        good = server.predict_csv(pd.DataFrame({"p_no": [0.25], "p_yes": [0.75]}))
+        missing = server.predict_csv(pd.DataFrame({"a": [np.nan], "b": [0.25]}))
+        assert missing.status_code == 422
+        assert "Row 1 has missing or infinite values in a" in missing.json()["message"]
+        good = server.predict_csv(pd.DataFrame({"a": [0.0625], "b": [0.5625]}))
         assert good.status_code == 200 and good.json()["predictions"] == [{"no": 0.25, "yes": 0.75}]
 
 

@@ -1,0 +1,57 @@
+"""One run at load on made-up input, so the first real request does not pay for onnxruntime's
+lazy set-up (memory arena, kernel state, thread pool start).
+
+The input is zeros of each input's declared type (``""`` for strings), one row, or the fixed
+batch when the graph declares one. Warming up is best effort: an input that cannot be made up
+(a symbolic dimension beyond the batch, a non-tensor type) or a run that fails on zeros (a
+graph that rejects ``""``) skips it with a debug log; the model still loads.
+"""
+
+import logging
+import time
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from .inputs import FLOAT_TYPES, INT_TYPES
+
+logger = logging.getLogger(__name__)
+
+ZERO_TYPES = {**FLOAT_TYPES, **INT_TYPES, "tensor(bool)": np.bool_}
+
+
+def synthetic_feeds(inputs: Sequence[ort.NodeArg]) -> Optional[Dict[str, np.ndarray]]:
+    """Zeros (``""`` for strings) shaped as each input declares; None when an input cannot be made up."""
+    feeds = {}
+    for model_input in inputs:
+        shape = list(model_input.shape)
+        if shape and not isinstance(shape[0], int):
+            shape[0] = 1
+        if not all(isinstance(d, int) and d >= 0 for d in shape):
+            logger.debug("Warm-up skipped: input %r has shape %s, not fixed beyond the batch.", model_input.name, shape)
+            return None
+        if model_input.type == "tensor(string)":
+            feeds[model_input.name] = np.full(shape, "", dtype=object)
+        elif model_input.type in ZERO_TYPES:
+            feeds[model_input.name] = np.zeros(shape, dtype=ZERO_TYPES[model_input.type])
+        else:
+            logger.debug("Warm-up skipped: input %r is %s.", model_input.name, model_input.type)
+            return None
+    return feeds
+
+
+def warm_up(session: ort.InferenceSession) -> None:
+    """Run ``session`` once on made-up input; skip quietly when that is not possible."""
+    feeds = synthetic_feeds(session.get_inputs())
+    if feeds is None:
+        return
+    quiet = ort.RunOptions()
+    quiet.log_severity_level = 4  # a failure on made-up input is expected, not worth onnxruntime's error log
+    start = time.perf_counter()
+    try:
+        session.run(None, feeds, quiet)
+    except Exception as exc:  # any failure on made-up data only means no warm-up
+        logger.debug("Warm-up skipped: the run on made-up input failed: %s", exc)
+        return
+    logger.debug("Warm-up run took %.1f ms", (time.perf_counter() - start) * 1e3)
