@@ -253,7 +253,7 @@ def behind_drum(
         columns = plan.columns("binary", (NEGATIVE, POSITIVE), values.shape[1], choice)
         predictions, _ = predictor.predict(frame, session, **KWARGS)
         t = medians({
-            "ours": lambda: probability_frame(values, columns, choice.name, True),
+            "ours": lambda: probability_frame(values, columns, choice.name, True, frame),
             "drum": lambda: marshal_predictions([POSITIVE, NEGATIVE], predictions, TargetType.BINARY),
         }, size)
         steps.append(f"{ms(t['ours'])} against {ms(t['drum'])} ms at {row_count(size)}")
@@ -323,7 +323,7 @@ def profile(report: Report, plans: Dict[str, ModelPlan], frames: Dict[int, pd.Da
             "score": lambda: score(frame, plan, **KWARGS),
             "feed": lambda: plan.feed(frame),
             "run": lambda: plan.runner(feeds, choice.fetch),
-            "frame": lambda: probability_frame(rows_of(raw, size, choice.name), columns, choice.name, True),
+            "frame": lambda: probability_frame(rows_of(raw, size, choice.name), columns, choice.name, True, frame),
         }, size)
         rest = t["score"] - t["feed"] - t["run"] - t["frame"]
         rows.append([f"{size:,}", ms(t["score"]), ms(t["feed"]), ms(t["run"]), ms(t["frame"]), ms(max(rest, 0.0))])
