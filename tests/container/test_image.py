@@ -51,7 +51,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_artifact_only_folder_mounted_read_only_is_served_through_our_hooks(tmp_path, container, case):
+def test_artifact_only_folder_mounted_read_only_is_served_through_our_hooks_csv_and_json(tmp_path, container, case):
     labels, env = CASES[case]
     model, train = classifier(labels)
     folder = model_folder(tmp_path / "model", sklearn_onnx(model, train))
@@ -63,6 +63,9 @@ def test_artifact_only_folder_mounted_read_only_is_served_through_our_hooks(tmp_
     got = predictions(post_csv(served.url + "/predict/", rows))
     sent = env.get("CLASS_LABELS", "").split() or [env["NEGATIVE_CLASS_LABEL"], env["POSITIVE_CLASS_LABEL"]]
     assert_probabilities_by_name(got, model, rows, sent)
+    as_json = requests.post(served.url + "/predict/", data=rows.to_json(orient="records"),
+                            headers={"Content-Type": "application/json"}, timeout=60)
+    assert_probabilities_by_name(predictions(as_json), model, rows, sent)
     print(f"\n{case}: container start to first good prediction {startup:.1f} s")
 
 
