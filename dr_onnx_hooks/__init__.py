@@ -13,7 +13,14 @@ Only ``load_model`` and ``score`` are exported by ``import *``: DRUM treats any 
 further hook must be imported by name.
 """
 
+import logging
+
 from .hooks import load_model, read_input_data, score
+
+# DRUM leaves the root logger at WARNING (--logging-level); the one line per loaded model and our
+# warnings are meant to be seen, so the package logs at INFO unless the host configured it otherwise.
+if logging.getLogger(__name__).level == logging.NOTSET:
+    logging.getLogger(__name__).setLevel(logging.INFO)
 
 __all__ = ["load_model", "score"]
 __version__ = "0.1.0"

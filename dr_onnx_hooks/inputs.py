@@ -71,9 +71,13 @@ def _numbers(frame: pd.DataFrame, input_name: str, onnx_type: str) -> np.ndarray
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
 
-def _first_bad_cell(frame: pd.DataFrame, bad: np.ndarray) -> Tuple[object, int, object]:
-    position, column = np.argwhere(bad)[0]
-    return frame.columns[column], int(position), frame.iat[position, column]
+def _refuse_marked_cells(frame: pd.DataFrame, bad: np.ndarray, why: str) -> None:
+    """A 422 naming the first cell ``bad`` marks (in row order), followed by ``why``; nothing if none is."""
+    if bad.any():
+        position, column = np.argwhere(bad)[0]
+        raise DrOnnxError(
+            f"Column {frame.columns[column]!r} holds {_shown(frame.iat[position, column])} at {_row(position)}{why}"
+        )
 
 
 def _float_caster(dtype: type, onnx_type: str) -> Caster:
@@ -85,13 +89,10 @@ def _float_caster(dtype: type, onnx_type: str) -> Caster:
                 return frame.to_numpy(dtype=dtype, na_value=np.nan)
         except (ValueError, TypeError, FloatingPointError):
             numbers = _numbers(frame, input_name, onnx_type)
-        too_large = np.isfinite(numbers) & (np.abs(numbers) > largest)
-        if too_large.any():
-            column, position, value = _first_bad_cell(frame, too_large)
-            raise DrOnnxError(
-                f"Column {column!r} holds {_shown(value)} at {_row(position)}, beyond the range of {onnx_type} "
-                f"(±{largest:.4g}) that model input {input_name!r} expects."
-            )
+        _refuse_marked_cells(
+            frame, np.isfinite(numbers) & (np.abs(numbers) > largest),
+            f", beyond the range of {onnx_type} (±{largest:.4g}) that model input {input_name!r} expects.",
+        )
         return numbers.astype(dtype)
 
     return cast
@@ -106,13 +107,11 @@ def _int_caster(dtype: type, onnx_type: str) -> Caster:
             if values.size == 0 or (values.min() >= info.min and values.max() <= info.max):
                 return values.astype(dtype, copy=False)
         values = _numbers(frame, input_name, onnx_type)
-        bad = ~np.isfinite(values) | (values != np.trunc(values)) | (values < info.min) | (values > info.max)
-        if bad.any():
-            column, position, value = _first_bad_cell(frame, bad)
-            raise DrOnnxError(
-                f"Column {column!r} holds {_shown(value)} at {_row(position)}; model input {input_name!r} expects "
-                f"{onnx_type}: whole numbers from {info.min} to {info.max}, no missing values."
-            )
+        _refuse_marked_cells(
+            frame, ~np.isfinite(values) | (values != np.trunc(values)) | (values < info.min) | (values > info.max),
+            f"; model input {input_name!r} expects {onnx_type}: whole numbers from {info.min} to {info.max}, "
+            "no missing values.",
+        )
         return values.astype(dtype)
 
     return cast
@@ -122,13 +121,10 @@ def _bool_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
     if all(pd.api.types.is_bool_dtype(t) for t in frame.dtypes):
         return frame.to_numpy(dtype=np.bool_)
     values = _numbers(frame, input_name, "tensor(bool)")
-    bad = (values != 0) & (values != 1)
-    if bad.any():
-        column, position, value = _first_bad_cell(frame, bad)
-        raise DrOnnxError(
-            f"Column {column!r} holds {_shown(value)} at {_row(position)}; model input {input_name!r} expects "
-            "tensor(bool): True/False or 1/0, no missing values."
-        )
+    _refuse_marked_cells(
+        frame, (values != 0) & (values != 1),
+        f"; model input {input_name!r} expects tensor(bool): True/False or 1/0, no missing values.",
+    )
     return values.astype(np.bool_)
 
 

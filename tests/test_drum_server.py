@@ -64,6 +64,14 @@ def test_binary_info_echoes_target_and_labels(binary):
     assert info["negativeClassLabel"] == BINARY_NEGATIVE
 
 
+def test_binary_load_is_logged_in_one_line(binary):
+    server, _, _ = binary
+    (line,) = [x for x in server.log_tail(400).splitlines() if "dr_onnx_hooks loaded" in x]
+    assert "model.onnx: inputs [X tensor(float) [None, 4]]" in line
+    assert "class: output_probability (name contains 'prob'; ZipMap read from 'probabilities')" in line
+    assert "graph labels ['no', 'yes']" in line and "CPUExecutionProvider" in line
+
+
 def test_binary_predictions_are_named_by_class(binary):
     server, model, frame = binary
     rows = frame.head(25)
