@@ -7,7 +7,7 @@ row; we read that float tensor directly instead, with the ZipMap's labels naming
 """
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import onnx
 from onnx import helper
@@ -24,6 +24,33 @@ class ZipMapSource:
 
     tensor: str
     labels: Labels
+
+
+def type_name(value: onnx.TypeProto) -> str:
+    """A value's type as onnxruntime spells it: ``tensor(float)``, ``seq(map(string,tensor(float)))``."""
+    kind = value.WhichOneof("value")
+    if kind == "tensor_type":
+        return f"tensor({_element(value.tensor_type.elem_type)})"
+    if kind == "sequence_type":
+        return f"seq({type_name(value.sequence_type.elem_type)})"
+    if kind == "map_type":
+        return f"map({_element(value.map_type.key_type)},{type_name(value.map_type.value_type)})"
+    return kind or "unknown"
+
+
+def _element(elem_type: int) -> str:
+    return helper.tensor_dtype_to_string(elem_type).removeprefix("TensorProto.").lower()
+
+
+def declared_outputs(model: onnx.ModelProto) -> List[Tuple[str, str, Tuple[Union[int, str, None], ...]]]:
+    """Name, type and shape of each graph output, as ``InferenceSession.get_outputs`` would give them."""
+    def dim(d: onnx.TensorShapeProto.Dimension) -> Union[int, str, None]:
+        return d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+
+    return [
+        (o.name, type_name(o.type), tuple(dim(d) for d in o.type.tensor_type.shape.dim))
+        for o in model.graph.output
+    ]
 
 
 def node_labels(node: onnx.NodeProto) -> Optional[Labels]:

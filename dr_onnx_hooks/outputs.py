@@ -43,6 +43,12 @@ def _listing(outputs: Sequence[OutputSpec]) -> str:
     return ", ".join(f"{o.name} ({o.onnx_type})" for o in outputs)
 
 
+def _first(outputs: Sequence[OutputSpec]) -> OutputSpec:
+    if not outputs:
+        raise DrOnnxError("The model declares no outputs.", MODEL_FAULT)
+    return outputs[0]
+
+
 def _by_name(outputs: Sequence[OutputSpec], override: str) -> OutputSpec:
     for output in outputs:
         if output.name == override:
@@ -55,7 +61,7 @@ def _by_name(outputs: Sequence[OutputSpec], override: str) -> OutputSpec:
 
 def value_output(outputs: Sequence[OutputSpec], override: Optional[str]) -> OutputChoice:
     """The output for regression and anomaly."""
-    chosen = _by_name(outputs, override) if override else outputs[0]
+    chosen = _by_name(outputs, override) if override else _first(outputs)
     if not chosen.onnx_type.startswith("tensor(") or chosen.onnx_type == "tensor(string)":
         raise DrOnnxError(
             f"Output {chosen.name!r} is {chosen.onnx_type}, not a numeric tensor; regression and anomaly "
@@ -77,7 +83,7 @@ def class_output(
         chosen, reason = _by_name(outputs, override), f"named by {OUTPUT_SETTING}"
     else:
         named = [o for o in outputs if "prob" in o.name.casefold()]
-        chosen, reason = (named[0], "name contains 'prob'") if named else (outputs[0], "first output")
+        chosen, reason = (named[0], "name contains 'prob'") if named else (_first(outputs), "first output")
         if not _holds_probabilities(chosen, zipmaps):
             floats = [o for o in outputs if _holds_probabilities(o, zipmaps)]
             if not floats:

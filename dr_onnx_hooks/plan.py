@@ -12,7 +12,7 @@ import pandas as pd
 from .artifact import find_artifact, read_graph
 from .errors import MODEL_FAULT, DrOnnxError
 from .frame import PREDICTIONS, probability_frame, rows_of, value_frame
-from .graph import Labels, bypass_zipmaps, classifier_labels, has_external_data, zipmap_sources
+from .graph import Labels, bypass_zipmaps, classifier_labels, declared_outputs, has_external_data, zipmap_sources
 from .inputs import InputFeed, ModelInput
 from .labels import ClassColumns, class_columns
 from .outputs import OUTPUT_SETTING, OutputChoice, OutputSpec, class_output, value_output
@@ -49,8 +49,7 @@ class ModelPlan:
     def load(cls, model_dir: Path) -> "ModelPlan":
         path = find_artifact(model_dir)
         graph = read_graph(path)
-        session = create_session(path, path.name)
-        outputs = [OutputSpec(o.name, o.type, tuple(o.shape)) for o in session.get_outputs()]
+        outputs = [OutputSpec(*declared) for declared in declared_outputs(graph)]
         override = read_setting(OUTPUT_SETTING)
         if override and override not in {o.name for o in outputs}:
             raise DrOnnxError(
@@ -69,8 +68,8 @@ class ModelPlan:
                 "zipmap=False (skl2onnx option) to serve it.",
                 MODEL_FAULT,
             )
-        elif bypassed:
-            session = create_session(bypass_zipmaps(graph, bypassed), path.name)
+            bypassed = {}
+        session = create_session(bypass_zipmaps(graph, bypassed) if bypassed else path, path.name)
         feed = InputFeed([ModelInput.declared(i.name, i.type, i.shape) for i in session.get_inputs()])
         plan = cls(path, session, outputs, feed, Runner.load(session, feed.batch_size), choices)
         target = os.environ.get("TARGET_TYPE", "").strip().lower()
