@@ -113,7 +113,7 @@ class ModelPlan:
         """One line: file, inputs, chosen outputs, graph labels, providers."""
         inputs = ", ".join(f"{i.name} {i.onnx_type} {list(i.shape)}" for i in self.feed.inputs)
         chosen = "; ".join(
-            f"{kind}: {c.name} ({c.reason})" if isinstance(c, OutputChoice) else f"{kind}: unavailable ({c})"
+            f"{kind}: {c.name} ({c.reason})" if isinstance(c, OutputChoice) else f"{kind}: none ({str(c).split(';')[0]})"
             for kind, c in self.choices.items()
         )
         labels = self.graph_labels
