@@ -23,13 +23,16 @@ RUN python3 -m venv "${VIRTUAL_ENV}" \
 COPY dr_onnx_hooks /opt/dr_onnx/dr_onnx_hooks
 COPY default_code /opt/dr_onnx/default_code
 COPY start_server.sh /opt/dr_onnx/start_server.sh
+# Put the package on the venv's path, add the server's user and CODE_DIR, and strip every
+# set-user-ID / set-group-ID bit so that nothing in the container can gain privileges.
 RUN echo /opt/dr_onnx > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/dr_onnx_hooks.pth" \
     && python3 -c "import dr_onnx_hooks, datarobot_drum, onnxruntime" \
     && echo "drum:x:10001:0:DRUM server:/opt:/usr/sbin/nologin" >> /etc/passwd \
     && mkdir -p "${CODE_DIR}" \
     && cp /opt/dr_onnx/start_server.sh "${CODE_DIR}/start_server.sh" \
     && chown -R 10001:0 "${CODE_DIR}" \
-    && chmod 0755 /opt/dr_onnx/start_server.sh "${CODE_DIR}/start_server.sh"
+    && chmod 0755 /opt/dr_onnx/start_server.sh "${CODE_DIR}/start_server.sh" \
+    && find / -xdev -type f -perm /6000 -exec chmod a-s {} +
 
 WORKDIR ${CODE_DIR}
 USER 10001

@@ -158,6 +158,8 @@ def test_runs_as_non_root_healthy_and_prints_no_environment_unless_asked(tmp_pat
     quiet.wait_ready()
     dumping.wait_ready()
     assert quiet.docker_cmd("exec", quiet.name, "id", "-u").stdout.strip() == "10001"
+    privileged = quiet.docker_cmd("exec", quiet.name, "find", "/", "-xdev", "-type", "f", "-perm", "/6000", check=False)
+    assert privileged.stdout.strip() == "", f"set-user/group-ID programs left: {privileged.stdout}"
     assert "TARGET_TYPE" not in quiet.logs() and secret not in quiet.logs()
     assert "API_TOKEN='*****'" in dumping.logs() and "TARGET_TYPE='regression'" in dumping.logs()
     assert secret not in dumping.logs()
