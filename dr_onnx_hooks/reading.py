@@ -83,6 +83,10 @@ class Limits:
             read_int(CELLS_SETTING, cls.cells),
         )
 
+    def allow(self, rows: int, columns: int) -> bool:
+        """Whether ``rows`` x ``columns`` is within every limit."""
+        return columns <= self.columns and rows <= self.rows and rows * columns <= self.cells
+
     def check(self, rows: int, columns: int, counted: str = "rows") -> None:
         """413 when ``rows`` (an upper bound counted as ``counted``, e.g. CSV lines) or ``columns`` is too many."""
         if columns > self.columns:
@@ -219,8 +223,9 @@ class RequestReader:
         start = _BLANK_LINES.match(body).end()
         fields = _header_fields(body, start, self.limits.columns)
         data = body[start:]  # pandas then takes exactly the header measured above
-        lines = _line_breaks(data) + (not data.endswith((b"\n", b"\r")))
-        self.limits.check(lines - 1, fields, counted="lines below the header")
+        if not self.limits.allow(len(data), fields):  # every line takes a byte: a short body needs no count
+            lines = _line_breaks(data) + (not data.endswith((b"\n", b"\r")))
+            self.limits.check(lines - 1, fields, counted="lines below the header")
         skipped_lines = _line_breaks(body[:start])
         try:
             # As DRUM: a blank line is a missing value when there is one column, else skipped.
