@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run a command with a working Docker engine and a local base image, on a Debian
-# machine that has no container registry (see README / CI notes).
+# machine that has no container registry (see README / CI notes). CI's `.ci/run` runs the
+# test suite through it.
 #
-#   scripts/with-docker.sh [COMMAND ARGS...]
+#   .ci/with-docker.sh [COMMAND ARGS...]
 #
 # Installs docker.io and debootstrap if missing, starts dockerd unless an engine
 # already answers, makes the base image once (debootstrap + docker import), then
@@ -183,7 +184,7 @@ build_app_image() {
     log "built $APP_IMAGE in $(since "$t0")"
     cat >&2 <<EOF
 [with-docker] $APP_IMAGE is in the engine under $DATA_ROOT. Serve the bundled example with:
-  scripts/with-docker.sh $DOCKER_BIN run --rm -p 127.0.0.1:8080:8080 -v "\$PWD/example/model:/opt/code:ro" \\
+  .ci/with-docker.sh $DOCKER_BIN run --rm -p 127.0.0.1:8080:8080 -v "\$PWD/example/model:/opt/code:ro" \\
       -e TARGET_TYPE=binary -e POSITIVE_CLASS_LABEL=virginica -e NEGATIVE_CLASS_LABEL=versicolor $APP_IMAGE
   curl -s -X POST -H 'Content-Type: text/csv' --data-binary @example/input.csv http://127.0.0.1:8080/predict/
 EOF
