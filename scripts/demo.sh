@@ -3,6 +3,7 @@
 # the labelled predictions (a binary iris classifier: P(versicolor), P(virginica) per row).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/venv.sh disable=SC1091  # followed with shellcheck -x; checked on its own too
 source scripts/venv.sh requirements.txt
 out="$(mktemp -d)/predictions.csv"
 drum score --code-dir example/model --input example/input.csv --target-type binary \

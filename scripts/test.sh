@@ -3,5 +3,6 @@
 # Container tests run when a Docker engine answers; with REQUIRE_DOCKER=1 (CI) they must.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/venv.sh disable=SC1091  # followed with shellcheck -x; checked on its own too
 source scripts/venv.sh requirements.txt requirements-dev.txt
 exec python -m pytest "$@"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by demo.sh and test.sh: make ./.venv with the pinned requirements and this package.
 #   source scripts/venv.sh requirements.txt [requirements-dev.txt ...]
 # Reinstalls only when the requirement files change.
@@ -10,7 +11,9 @@ fi
 stamp="$(cat "$@" pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$stamp" ]; then
     echo "Installing $* into $VENV" >&2
-    "$VENV/bin/python" -m pip install --quiet --quiet --disable-pip-version-check $(printf -- '-r %s ' "$@")
+    requirement_args=()
+    for requirements in "$@"; do requirement_args+=(-r "$requirements"); done
+    "$VENV/bin/python" -m pip install --quiet --quiet --disable-pip-version-check "${requirement_args[@]}"
     "$VENV/bin/python" -m pip install --quiet --quiet --disable-pip-version-check --no-deps -e .
     echo "$stamp" > "$VENV/.installed"
 fi
