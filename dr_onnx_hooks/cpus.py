@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Dict, Optional
 
-from .settings import Environ, read_int
+from .params import Environ, read_int
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> Optional[float]:
     try:
         v2 = root / "cpu.max"
         if v2.is_file():
-            quota, period = v2.read_text().split()[:2]
-            return None if quota == "max" else int(quota) / int(period)
+            quota_text, period_text = v2.read_text().split()[:2]
+            return None if quota_text == "max" else int(quota_text) / int(period_text)
         for folder in V1_CPU_FOLDERS:
             quota_file = root / folder / "cpu.cfs_quota_us"
             if quota_file.is_file():

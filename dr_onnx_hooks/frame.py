@@ -1,4 +1,4 @@
-"""Step 7: the DataFrame handed back to DRUM.
+"""The DataFrame handed back to DRUM.
 
 DRUM checks probabilities strictly: no value above 1.0 at all and rows summing to 1 within
 ``np.isclose``'s 1e-5. float32 arithmetic in a model misses that by a hair, so probabilities are
@@ -9,38 +9,27 @@ float noise but not probabilities at all (logits, scores): that is an error nami
 import numpy as np
 import pandas as pd
 
-from .errors import MODEL_FAULT, DrOnnxError
+from .errors import DrOnnxError, InputError, ModelError
 from .labels import ClassColumns
 
 NOISE = 1e-3
 PREDICTIONS = "Predictions"
 
 
-def rows_of(values: np.ndarray, n_rows: int, output: str) -> np.ndarray:
-    """A model output as a 2-D ``[rows, values per row]`` array, one row per input row."""
-    values = np.asarray(values)
-    if values.ndim == 0 or values.shape[0] != n_rows:
-        got = values.shape[0] if values.ndim else "a scalar"
-        raise DrOnnxError(f"Output {output!r} returned {got} rows for {n_rows} input rows.", MODEL_FAULT)
-    return values.reshape(n_rows, -1)
-
-
 def value_frame(values: np.ndarray, output: str) -> pd.DataFrame:
-    """Regression and anomaly: one ``Predictions`` column."""
+    """Regression and anomaly: one ``Predictions`` column from ``[rows, values per row]``."""
     if values.shape[1] != 1:
-        raise DrOnnxError(
+        raise ModelError(
             f"Output {output!r} has {values.shape[1]} values per row; regression and anomaly need exactly one. "
-            "Pick another output with DR_ONNX_OUTPUT.",
-            MODEL_FAULT,
+            "Pick another output with DR_ONNX_OUTPUT."
         )
     return pd.DataFrame({PREDICTIONS: values[:, 0]})
 
 
 def _not_probabilities(output: str, detail: str) -> DrOnnxError:
-    return DrOnnxError(
+    return ModelError(
         f"Output {output!r} does not hold probabilities: {detail}. If the model ends in logits or scores, "
-        "export it with its softmax/sigmoid, or pick the probability output with DR_ONNX_OUTPUT.",
-        MODEL_FAULT,
+        "export it with its softmax/sigmoid, or pick the probability output with DR_ONNX_OUTPUT."
     )
 
 
@@ -51,7 +40,7 @@ def _nan_error(values: np.ndarray, output: str, data: pd.DataFrame) -> DrOnnxErr
     sent = data.iloc[row]
     unusable = [str(c) for c, v in sent.items() if pd.isna(v) or (isinstance(v, float) and np.isinf(v))]
     if unusable:
-        return DrOnnxError(
+        return InputError(
             f"Row {row + 1} has missing or infinite values in {', '.join(unusable)}, and the model returns no "
             f"probabilities for it (output {output!r} is NaN): fill them in, or export the model with an imputer."
         )

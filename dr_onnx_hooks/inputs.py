@@ -1,4 +1,4 @@
-"""Step 3: the input feed, from DataFrame columns to the arrays the model's inputs declare.
+"""The input feed, from DataFrame columns to the arrays the model's inputs declare.
 
 Decided once at load, per declared input: which columns feed it, the numpy type to cast to and
 the shape to give the array. Per request: one selection and one cast per input.
@@ -22,12 +22,12 @@ Casts (rows are counted from 1, the first data row):
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
-from .errors import MODEL_FAULT, DrOnnxError
+from .errors import InputError, ModelError
 
 Dim = Union[int, str, None]
 Caster = Callable[[pd.DataFrame, str], np.ndarray]
@@ -63,7 +63,7 @@ def _numbers(frame: pd.DataFrame, input_name: str, onnx_type: str) -> np.ndarray
         bad = (numbers.isna() & series.notna()).to_numpy()
         if bad.any():
             position = int(np.argmax(bad))
-            raise DrOnnxError(
+            raise InputError(
                 f"Column {column!r} holds {_shown(series.iloc[position])} at {_row(position)}, which is not a "
                 f"number; model input {input_name!r} expects {onnx_type}."
             )
@@ -75,7 +75,7 @@ def _refuse_marked_cells(frame: pd.DataFrame, bad: np.ndarray, why: str) -> None
     """A 422 naming the first cell ``bad`` marks (in row order), followed by ``why``; nothing if none is."""
     if bad.any():
         position, column = np.argwhere(bad)[0]
-        raise DrOnnxError(
+        raise InputError(
             f"Column {frame.columns[column]!r} holds {_shown(frame.iat[position, column])} at {_row(position)}{why}"
         )
 
@@ -149,7 +149,7 @@ def _string_caster(frame: pd.DataFrame, input_name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Cast:
-    """The cast to one element type, and its rule in words (for ``describe``)."""
+    """The cast to one element type, and its rule in words (for ``inspect``)."""
 
     convert: Caster
     rule: str
@@ -173,10 +173,9 @@ def caster_for(onnx_type: str, input_name: str) -> Cast:
         return Cast(_bool_caster, "to bool; True/False or 1/0, no missing values")
     if onnx_type == "tensor(string)":
         return Cast(_string_caster, "to text; missing values become '', whole numbers lose the '.0'")
-    raise DrOnnxError(
+    raise ModelError(
         f"Model input {input_name!r} has type {onnx_type}, which cannot be fed from a table "
-        "(supported: float, double, float16, int8..int64, uint8..uint64, bool, string).",
-        MODEL_FAULT,
+        "(supported: float, double, float16, int8..int64, uint8..uint64, bool, string)."
     )
 
 
@@ -193,20 +192,17 @@ class ModelInput:
     def declared(cls, name: str, onnx_type: str, shape: Sequence[Dim]) -> "ModelInput":
         shape = tuple(shape)
         if len(shape) > 2 and not all(isinstance(d, int) for d in shape[1:]):
-            raise DrOnnxError(
+            raise ModelError(
                 f"Model input {name!r} has shape {list(shape)}: a rank-{len(shape)} input can be fed from "
-                "a table only when every dimension after the first is fixed.",
-                MODEL_FAULT,
+                "a table only when every dimension after the first is fixed."
             )
         return cls(name, onnx_type, shape, caster_for(onnx_type, name))
 
     @property
     def width(self) -> Optional[int]:
         """Columns per row when fixed by the declared shape, else None."""
-        tail = self.shape[1:]
-        if not all(isinstance(d, int) for d in tail):
-            return None
-        return math.prod(tail)
+        tail = [d for d in self.shape[1:] if isinstance(d, int)]
+        return math.prod(tail) if len(tail) == len(self.shape) - 1 else None
 
     @property
     def batch(self) -> Optional[int]:
@@ -218,7 +214,7 @@ class ModelInput:
         width = self.width
         if width is not None and frame.shape[1] != width:
             names = ", ".join(map(str, frame.columns))
-            raise DrOnnxError(
+            raise InputError(
                 f"Model input {self.name!r} expects {width} column(s) per row, received {frame.shape[1]}: "
                 f"{names or '(none)'}."
             )
@@ -226,7 +222,7 @@ class ModelInput:
         if len(self.shape) == 1:
             return values.reshape(len(frame))
         if len(self.shape) > 2:
-            return values.reshape((len(frame),) + tuple(self.shape[1:]))
+            return values.reshape((len(frame), *(d for d in self.shape[1:] if isinstance(d, int))))  # all fixed
         return values
 
 
@@ -235,7 +231,7 @@ class InputFeed:
 
     def __init__(self, inputs: Sequence[ModelInput]) -> None:
         if not inputs:
-            raise DrOnnxError("The model declares no inputs.", MODEL_FAULT)
+            raise ModelError("The model declares no inputs.")
         self.inputs = list(inputs)
         self.by_name = len(self.inputs) > 1
         batches = {i.batch for i in self.inputs if i.batch}
@@ -259,30 +255,15 @@ class InputFeed:
             if len(matches) == 1:
                 found[model_input.name] = matches[0]
             elif len(matches) > 1:
-                raise DrOnnxError(
+                raise InputError(
                     f"Model input {model_input.name!r} matches several columns: "
                     f"{', '.join(names[p] for p in matches)}. Send each column once."
                 )
             else:
                 missing.append(model_input.name)
         if missing:
-            raise DrOnnxError(
+            raise InputError(
                 f"Missing column(s) for model input(s): {', '.join(missing)}. "
                 f"Received columns: {', '.join(names) or '(none)'}."
             )
         return found
-
-    def describe(self) -> List[Dict[str, object]]:
-        """What each input reads and how it is cast (for ``inspect`` and the load log)."""
-        return [
-            {
-                "input": i.name,
-                "type": i.onnx_type,
-                "shape": list(i.shape),
-                "columns": f"column named {i.name!r}" if self.by_name else (
-                    f"all {i.width} columns, in order" if i.width else "all columns, in order"
-                ),
-                "cast": i.cast.rule,
-            }
-            for i in self.inputs
-        ]

@@ -1,67 +1,53 @@
 """``dr-onnx-inspect MODEL`` (also ``python -m dr_onnx_hooks inspect MODEL``): what ``load_model``
 would decide for a model, without scoring anything.
 
-The model is loaded by ``ModelPlan.load``, as ``load_model`` loads it, with the same settings from
-the environment (``DR_ONNX_OUTPUT``, ``DR_ONNX_PROVIDERS``, and ``TARGET_TYPE``, which makes a load
-fail early for a target the model cannot serve). Everything reported is read from that plan;
-nothing is decided here.
+The model is loaded by ``ModelPlan.load``, as ``load_model`` loads it, with the same settings read
+from the environment (``DR_ONNX_OUTPUT``, ``DR_ONNX_PROVIDERS``, and ``TARGET_TYPE``, which makes
+a load fail early for a target the model cannot serve). Everything reported is read from that
+plan; nothing is decided here.
 """
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from .artifact import find_artifact
-from .errors import MODEL_FAULT, DrOnnxError
+from .errors import DrOnnxError, ModelError
+from .inputs import InputFeed
 from .plan import ModelPlan
-from .targets import CLASS_TARGETS, VALUE_TARGETS
+from .settings import Settings
+from .targets import TARGETS
 
-TARGETS = VALUE_TARGETS + CLASS_TARGETS
 CANNOT_SERVE = 1  # exit status: the model cannot be loaded, or not for the asked target type
 
 
-@contextmanager
-def model_folder(model: Path) -> Iterator[Path]:
-    """A folder ``ModelPlan.load`` finds exactly ``model`` in.
-
-    A folder is used as it is. For a file, its own folder when that holds no other ``.onnx``;
-    otherwise a temporary folder holding the file (hard-linked, else copied: ``find_artifact``
-    refuses a symlink that leads out of the folder) and symlinks to its siblings that are not
-    ``.onnx`` files, so that weights stored as external data still resolve beside the model.
-    """
+def model_file(model: Path) -> Path:
+    """The ``.onnx`` file to load: ``model`` itself, or the one ``.onnx`` in the folder ``model``."""
     if model.is_dir():
-        yield model
-        return
+        return find_artifact(model)
     if not model.is_file():
-        raise DrOnnxError(f"{str(model)!r} does not exist.", MODEL_FAULT)
+        raise ModelError(f"{str(model)!r} does not exist.")
     if not model.name.lower().endswith(".onnx"):
-        raise DrOnnxError(f"{str(model)!r} is not an .onnx file.", MODEL_FAULT)
-    if _only_model_in(model.parent, model):
-        yield model.parent
-        return
-    with tempfile.TemporaryDirectory(prefix="dr-onnx-inspect-") as tmp:
-        folder = Path(tmp)
-        try:
-            os.link(model, folder / model.name)
-        except OSError:  # another file system, or links not allowed
-            shutil.copyfile(model, folder / model.name)
-        for entry in model.parent.iterdir():
-            if not entry.name.lower().endswith(".onnx"):
-                (folder / entry.name).symlink_to(entry.resolve())
-        yield folder
+        raise ModelError(f"{str(model)!r} is not an .onnx file.")
+    return model
 
 
-def _only_model_in(folder: Path, model: Path) -> bool:
-    try:
-        return find_artifact(folder).samefile(model)
-    except DrOnnxError:
-        return False
+def input_plan(feed: InputFeed) -> List[Dict[str, Any]]:
+    """What each input reads and how it is cast."""
+    return [
+        {
+            "input": i.name,
+            "type": i.onnx_type,
+            "shape": list(i.shape),
+            "columns": f"column named {i.name!r}" if feed.by_name else (
+                f"all {i.width} columns, in order" if i.width else "all columns, in order"
+            ),
+            "cast": i.cast.rule,
+        }
+        for i in feed.inputs
+    ]
 
 
 def _target(plan: ModelPlan, target: str) -> Dict[str, Any]:
@@ -78,14 +64,13 @@ def _target(plan: ModelPlan, target: str) -> Dict[str, Any]:
     }
 
 
-def inspect_model(model: Path, target: Optional[str] = None) -> Dict[str, Any]:
+def inspect_model(model: Path, target: Optional[str] = None, settings: Optional[Settings] = None) -> Dict[str, Any]:
     """The plan ``load_model`` makes for ``model`` (an ``.onnx`` file or a model folder), as plain data.
 
-    ``target`` limits the target types reported to that one. Raises ``DrOnnxError`` when the
-    model cannot be loaded.
+    ``target`` limits the target types reported to that one; ``settings`` default to the
+    environment's. Raises ``DrOnnxError`` when the model cannot be loaded.
     """
-    with model_folder(model) as folder:
-        plan = ModelPlan.load(folder)
+    plan = ModelPlan.load(model_file(model), settings or Settings.read())
     targets = {t: _target(plan, t) for t in ([target] if target else TARGETS)}
     labels = plan.graph_labels
     return {
@@ -94,7 +79,7 @@ def inspect_model(model: Path, target: Optional[str] = None) -> Dict[str, Any]:
         "outputs": [{"name": o.name, "type": o.onnx_type, "shape": list(o.shape)} for o in plan.outputs],
         "targets": targets,
         "class_labels": list(labels) if labels else None,
-        "input_plan": plan.feed.describe(),
+        "input_plan": input_plan(plan.feed),
         "providers": plan.session.get_providers(),
         "servable": any(t["usable"] for t in targets.values()),
     }

@@ -1,4 +1,4 @@
-"""Step 6: naming probability columns with DataRobot's class labels. All label semantics live here.
+"""Naming probability columns with DataRobot's class labels. All label semantics live here.
 
 The contract (the environment's README states it; DataRobot's ONNX drop-in documentation promises it):
 
@@ -27,7 +27,7 @@ from typing import Any, Mapping, Optional, Tuple, Union
 
 import pandas as pd
 
-from .errors import MODEL_FAULT, DrOnnxError
+from .errors import ModelError
 from .graph import Labels
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ class ClassColumns:
 
     names: Labels  # DataRobot's label for each frame column, in the output's column order
     from_single: bool  # binary P(positive) expanded to [1 - p, p]
-    how: str  # which rule applied, for logs and ``inspect``
     index: pd.Index = field(init=False, repr=False, compare=False)  # ``names`` built once for every frame
 
     def __post_init__(self) -> None:
@@ -51,18 +50,16 @@ def request_labels(target: str, kwargs: Mapping[str, Any]) -> Labels:
     if target == "binary":
         negative, positive = kwargs.get("negative_class_label"), kwargs.get("positive_class_label")
         if negative is None or positive is None:
-            raise DrOnnxError(
+            raise ModelError(
                 "Binary scoring needs both class labels: set POSITIVE_CLASS_LABEL and NEGATIVE_CLASS_LABEL "
-                "(or --positive-class-label / --negative-class-label).",
-                MODEL_FAULT,
+                "(or --positive-class-label / --negative-class-label)."
             )
         return (str(negative), str(positive))
     labels = kwargs.get("class_labels")
     if not labels:
-        raise DrOnnxError(
+        raise ModelError(
             f"{target} scoring needs class labels: set CLASS_LABELS_FILE or CLASS_LABELS "
-            "(or --class-labels / --class-labels-file).",
-            MODEL_FAULT,
+            "(or --class-labels / --class-labels-file)."
         )
     return tuple(str(label) for label in labels)
 
@@ -87,10 +84,10 @@ def _by_graph_labels(sent: Labels, graph: Optional[Labels], width: int) -> Optio
 def class_columns(target: str, sent: Labels, graph: Optional[Labels], width: int, output: str) -> ClassColumns:
     """Name the ``width`` columns of output ``output`` with the labels DataRobot ``sent``."""
     if target == "binary" and width == 1:
-        return ClassColumns(sent, True, "one value per row = P(positive)")
+        return ClassColumns(sent, True)
     named = _by_graph_labels(sent, graph, width)
     if named:
-        return ClassColumns(named, False, "by the class labels stored in the graph")
+        return ClassColumns(named, False)
     if graph:
         logger.warning(
             "The graph's class labels %s do not match the labels sent %s; output %r is read by position.",
@@ -98,9 +95,7 @@ def class_columns(target: str, sent: Labels, graph: Optional[Labels], width: int
         )
     if width != len(sent):
         expected = "1 (P(positive)) or 2 ([negative, positive])" if target == "binary" else str(len(sent))
-        raise DrOnnxError(
-            f"Output {output!r} has {width} values per row, but {target} with labels {list(sent)} needs {expected}.",
-            MODEL_FAULT,
+        raise ModelError(
+            f"Output {output!r} has {width} values per row, but {target} with labels {list(sent)} needs {expected}."
         )
-    how = "by position: [negative, positive]" if target == "binary" else "by position: class_labels order"
-    return ClassColumns(sent, False, how)
+    return ClassColumns(sent, False)

@@ -1,4 +1,4 @@
-"""Step 5: which session output holds the prediction, decided at load for each kind of target.
+"""Which session output holds the prediction, decided at load for each kind of target.
 
 * regression, anomaly: the first output.
 * binary, multiclass, multilabel: the output whose name contains ``prob`` (any case), else the
@@ -6,17 +6,18 @@
   the rule lands on one, the first float output is used instead. A ZipMap output (one
   ``{label: probability}`` dict per row) is read from the float tensor that feeds the ZipMap,
   its columns named by the ZipMap's labels.
-* ``DR_ONNX_OUTPUT`` (environment variable or runtime parameter) names the output to use for
+* ``DR_ONNX_OUTPUT`` (``Settings.output``) names the output to use for
   every target type instead, e.g. ``scores`` for a skl2onnx anomaly model rather than its ±1 ``label``.
 """
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Union
 
-from .errors import MODEL_FAULT, DrOnnxError
+from .errors import ModelError
 from .graph import Labels, ZipMapSource
+from .settings import OUTPUT_SETTING
+from .targets import VALUE_TARGETS
 
-OUTPUT_SETTING = "DR_ONNX_OUTPUT"
 FLOAT_TENSORS = ("tensor(float)", "tensor(double)", "tensor(float16)")
 
 
@@ -39,34 +40,58 @@ class OutputChoice:
     labels: Optional[Labels] = None
 
 
-def _listing(outputs: Sequence[OutputSpec]) -> str:
-    return ", ".join(f"{o.name} ({o.onnx_type})" for o in outputs)
+Choice = Union[OutputChoice, ModelError]  # an error is kept, and raised for the targets it concerns
+
+
+def kind(target: str) -> str:
+    """``"value"`` (regression, anomaly) or ``"class"`` (binary, multiclass, multilabel)."""
+    return "value" if target in VALUE_TARGETS else "class"
+
+
+def choose_outputs(
+    outputs: Sequence[OutputSpec],
+    zipmaps: Dict[str, ZipMapSource],
+    graph_labels: Optional[Labels],
+    override: Optional[str],
+    model_name: str,
+) -> Dict[str, Choice]:
+    """The output each kind of target reads. An override naming no output fails the load."""
+    named = {o.name: o for o in outputs}
+    if override and override not in named:
+        raise ModelError(
+            f"{OUTPUT_SETTING}={override!r} names no output of {model_name}; its outputs are: {', '.join(named)}."
+        )
+    chosen = named[override] if override else None
+    return {
+        "value": _attempt(lambda: value_output(outputs, chosen)),
+        "class": _attempt(lambda: class_output(outputs, zipmaps, graph_labels, chosen)),
+    }
+
+
+def _attempt(decide: Callable[[], OutputChoice]) -> Choice:
+    try:
+        return decide()
+    except ModelError as exc:
+        return exc
 
 
 def _first(outputs: Sequence[OutputSpec]) -> OutputSpec:
     if not outputs:
-        raise DrOnnxError("The model declares no outputs.", MODEL_FAULT)
+        raise ModelError("The model declares no outputs.")
     return outputs[0]
 
 
-def _by_name(outputs: Sequence[OutputSpec], override: str) -> OutputSpec:
-    for output in outputs:
-        if output.name == override:
-            return output
-    raise DrOnnxError(
-        f"{OUTPUT_SETTING}={override!r} names no output of the model; its outputs are: {_listing(outputs)}.",
-        MODEL_FAULT,
-    )
+def _listing(outputs: Sequence[OutputSpec]) -> str:
+    return ", ".join(f"{o.name} ({o.onnx_type})" for o in outputs)
 
 
-def value_output(outputs: Sequence[OutputSpec], override: Optional[str]) -> OutputChoice:
-    """The output for regression and anomaly."""
-    chosen = _by_name(outputs, override) if override else _first(outputs)
+def value_output(outputs: Sequence[OutputSpec], override: Optional[OutputSpec]) -> OutputChoice:
+    """The output for regression and anomaly: ``override``, else the first."""
+    chosen = override or _first(outputs)
     if not chosen.onnx_type.startswith("tensor(") or chosen.onnx_type == "tensor(string)":
-        raise DrOnnxError(
+        raise ModelError(
             f"Output {chosen.name!r} is {chosen.onnx_type}, not a numeric tensor; regression and anomaly "
-            f"need one number per row. Outputs: {_listing(outputs)}. Pick one with {OUTPUT_SETTING}.",
-            MODEL_FAULT,
+            f"need one number per row. Outputs: {_listing(outputs)}. Pick one with {OUTPUT_SETTING}."
         )
     reason = f"named by {OUTPUT_SETTING}" if override else "first output"
     return OutputChoice(chosen.name, chosen.name, reason)
@@ -76,21 +101,20 @@ def class_output(
     outputs: Sequence[OutputSpec],
     zipmaps: Dict[str, ZipMapSource],
     graph_labels: Optional[Labels],
-    override: Optional[str],
+    override: Optional[OutputSpec],
 ) -> OutputChoice:
-    """The probability output for binary, multiclass and multilabel."""
+    """The probability output for binary, multiclass and multilabel: ``override``, else by the rules above."""
     if override:
-        chosen, reason = _by_name(outputs, override), f"named by {OUTPUT_SETTING}"
+        chosen, reason = override, f"named by {OUTPUT_SETTING}"
     else:
         named = [o for o in outputs if "prob" in o.name.casefold()]
         chosen, reason = (named[0], "name contains 'prob'") if named else (_first(outputs), "first output")
         if not _holds_probabilities(chosen, zipmaps):
             floats = [o for o in outputs if _holds_probabilities(o, zipmaps)]
             if not floats:
-                raise DrOnnxError(
+                raise ModelError(
                     f"No output can hold class probabilities (a float tensor or a ZipMap); outputs: "
-                    f"{_listing(outputs)}.",
-                    MODEL_FAULT,
+                    f"{_listing(outputs)}."
                 )
             reason = f"first float output ({chosen.name!r} is {chosen.onnx_type}, a predicted label)"
             chosen = floats[0]
@@ -98,10 +122,9 @@ def class_output(
         source = zipmaps[chosen.name]
         return OutputChoice(chosen.name, source.tensor, f"{reason}; ZipMap read from {source.tensor!r}", source.labels)
     if chosen.onnx_type not in FLOAT_TENSORS:
-        raise DrOnnxError(
+        raise ModelError(
             f"Output {chosen.name!r} is {chosen.onnx_type}, which cannot hold class probabilities. "
-            f"Outputs: {_listing(outputs)}.",
-            MODEL_FAULT,
+            f"Outputs: {_listing(outputs)}."
         )
     return OutputChoice(chosen.name, chosen.name, reason, graph_labels)
 

@@ -1,43 +1,60 @@
 """The model's plan: everything that depends only on the model, decided once at load, and the
-straight per-request path that follows it: input feed -> run -> output -> labels -> DataFrame."""
+straight per-request path that follows it. docs/architecture.md draws the same two paths.
+
+Load (``ModelPlan.load``, once per server worker):
+
+* ``artifact.read_graph``: the graph of the ``.onnx`` file (weights in external data not read);
+* ``outputs.choose_outputs``: the output each kind of target reads, with the graph's class labels
+  (``graph``: ZipMap keys, classifier node attributes);
+* ``_served_model``: what onnxruntime gets, the file itself or the graph with its ZipMaps bypassed;
+* ``session.create_session``: the session, with ``Settings.session``;
+* ``inputs.InputFeed``: one cast per declared input;
+* ``run.Runner``, then ``warmup.warm_up``: one run on made-up rows;
+* ``Settings.target_type``, when set, checked against the outputs: a model that cannot serve it
+  fails the load instead of its first request.
+
+Request (``hooks.score`` -> ``ModelPlan.predict``):
+
+* ``targets.target_type`` and ``labels.request_labels``: what DRUM asks for;
+* ``InputFeed``: the frame's columns cast to the declared inputs;
+* ``Runner``: ``session.run`` of the one chosen tensor, in slices when large;
+* ``labels.class_columns``: which label names each column (resolved once per labels and cached);
+* ``frame``: the DataFrame DRUM gets back.
+"""
 
 import logging
-import os
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
+import onnx
 import onnxruntime as ort
 import pandas as pd
 
-from .artifact import find_artifact, read_graph
-from .errors import MODEL_FAULT, DrOnnxError
-from .frame import PREDICTIONS, probability_frame, rows_of, value_frame
+from .artifact import read_graph
+from .errors import ModelError
+from .frame import PREDICTIONS, probability_frame, value_frame
 from .graph import Labels, bypass_zipmaps, classifier_labels, declared_outputs, has_external_data, zipmap_sources
 from .inputs import InputFeed, ModelInput
 from .labels import ClassColumns, class_columns
-from .outputs import OUTPUT_SETTING, OutputChoice, OutputSpec, class_output, value_output
+from .outputs import Choice, OutputChoice, OutputSpec, choose_outputs, kind
 from .run import Runner
-from .session import create_session
-from .settings import read_setting
-from .targets import CLASS_TARGETS, VALUE_TARGETS
+from .session import Model, create_session
+from .settings import Settings
+from .targets import TARGETS, VALUE_TARGETS
+from .warmup import warm_up
 
 logger = logging.getLogger(__name__)
-
-Choice = Union[OutputChoice, DrOnnxError]  # an error is kept and raised for the targets it concerns
-
-
-def _kind(target: str) -> str:
-    return "value" if target in VALUE_TARGETS else "class"
 
 
 class ModelPlan:
     """The session plus the decisions made at load; what ``load_model`` returns."""
 
     def __init__(
-        self, path: Path, session: ort.InferenceSession, outputs: List[OutputSpec], feed: InputFeed,
-        runner: Runner, choices: Dict[str, Choice],
+        self, path: Path, settings: Settings, session: ort.InferenceSession, outputs: List[OutputSpec],
+        feed: InputFeed, runner: Runner, choices: Dict[str, Choice],
     ) -> None:
         self.path = path
+        self.settings = settings
         self.session = session
         self.outputs = outputs  # as the model file declares them (the session may read a ZipMap's input instead)
         self.feed = feed
@@ -46,41 +63,26 @@ class ModelPlan:
         self._columns: Dict[Tuple[str, Labels, int], ClassColumns] = {}
 
     @classmethod
-    def load(cls, model_dir: Path) -> "ModelPlan":
-        path = find_artifact(model_dir)
+    def load(cls, path: Path, settings: Settings) -> "ModelPlan":
+        """Plan the scoring of the model file ``path`` (``artifact.find_artifact`` finds it in a folder)."""
         graph = read_graph(path)
         outputs = [OutputSpec(*declared) for declared in declared_outputs(graph)]
-        override = read_setting(OUTPUT_SETTING)
-        if override and override not in {o.name for o in outputs}:
-            raise DrOnnxError(
-                f"{OUTPUT_SETTING}={override!r} names no output of {path.name}; its outputs are: "
-                f"{', '.join(o.name for o in outputs)}.",
-                MODEL_FAULT,
-            )
-        choices: Dict[str, Choice] = {
-            "value": _attempt(lambda: value_output(outputs, override)),
-            "class": _attempt(lambda: class_output(outputs, zipmap_sources(graph), classifier_labels(graph), override)),
-        }
-        bypassed = {c.name: c.fetch for c in choices.values() if isinstance(c, OutputChoice) and c.fetch != c.name}
-        if bypassed and has_external_data(graph):
-            choices["class"] = DrOnnxError(
-                f"{path.name} keeps its weights in external data files and ends in a ZipMap; export it with "
-                "zipmap=False (skl2onnx option) to serve it.",
-                MODEL_FAULT,
-            )
-            bypassed = {}
-        session = create_session(bypass_zipmaps(graph, bypassed) if bypassed else path, path.name)
+        choices = choose_outputs(outputs, zipmap_sources(graph), classifier_labels(graph), settings.output, path.name)
+        served, choices = _served_model(path, graph, choices)
+        session = create_session(served, path.name, settings.session)
         feed = InputFeed([ModelInput.declared(i.name, i.type, i.shape) for i in session.get_inputs()])
-        plan = cls(path, session, outputs, feed, Runner.load(session, feed.batch_size), choices)
-        target = os.environ.get("TARGET_TYPE", "").strip().lower()
-        if target in VALUE_TARGETS + CLASS_TARGETS:
-            plan.choice(target)  # fail at load, not at the first request, when the target is known
-        logger.info("dr_onnx_hooks loaded %s", plan.summary())
+        runner = Runner(session, feed.batch_size, settings.chunk_rows)
+        warm_up(session)
+        plan = cls(path, settings, session, outputs, feed, runner, choices)
+        if settings.target_type in TARGETS:
+            plan.choice(settings.target_type)
+        logger.info("dr_onnx_hooks loaded %s; settings: %s", plan.summary(), settings.describe())
         return plan
 
     def choice(self, target: str) -> OutputChoice:
-        choice = self.choices[_kind(target)]
-        if isinstance(choice, DrOnnxError):
+        """The output ``target`` reads; the reason it cannot be served as a ``ModelError``."""
+        choice = self.choices[kind(target)]
+        if isinstance(choice, ModelError):
             raise choice
         return choice
 
@@ -90,7 +92,7 @@ class ModelPlan:
         feeds = self.feed(frame)
         if len(frame) == 0:
             return pd.DataFrame(columns=[PREDICTIONS] if target in VALUE_TARGETS else list(labels))
-        values = rows_of(self.runner(feeds, choice.fetch), len(frame), choice.name)
+        values = self.runner(feeds, choice.fetch).reshape(len(frame), -1)
         if target in VALUE_TARGETS:
             return value_frame(values, choice.name)
         columns = self.columns(target, labels, values.shape[1], choice)
@@ -123,8 +125,20 @@ class ModelPlan:
         )
 
 
-def _attempt(decide) -> Choice:
-    try:
-        return decide()
-    except DrOnnxError as exc:
-        return exc
+def _served_model(path: Path, graph: onnx.ModelProto, choices: Dict[str, Choice]) -> Tuple[Model, Dict[str, Choice]]:
+    """What onnxruntime loads, and the choices it can serve.
+
+    An output read through its ZipMap's float input is served from a copy of the graph without
+    that ZipMap (``graph.bypass_zipmaps``). The copy is loaded from bytes, so weights stored as
+    external data beside the file would not resolve: such a model serves no class target.
+    """
+    bypassed = {c.name: c.fetch for c in choices.values() if isinstance(c, OutputChoice) and c.fetch != c.name}
+    if not bypassed:
+        return path, choices
+    if has_external_data(graph):
+        refused = ModelError(
+            f"{path.name} keeps its weights in external data files and ends in a ZipMap; export it with "
+            "zipmap=False (skl2onnx option) to serve it."
+        )
+        return path, {**choices, "class": refused}
+    return bypass_zipmaps(graph, bypassed), choices

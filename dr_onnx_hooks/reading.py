@@ -1,4 +1,4 @@
-"""Step 0: the request body, read into a DataFrame (behind DRUM's ``read_input_data`` hook).
+"""The request body, read into a DataFrame (behind DRUM's ``read_input_data`` hook).
 
 DRUM hands the hook the bytes only, not the Content-Type, so the format is recognised from the content:
 
@@ -30,11 +30,9 @@ from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing-value 
 from scipy import sparse
 from scipy.io import mmread
 
-from .errors import DrOnnxError
+from .errors import DrOnnxError, InputError, TooLargeError
 from .inputs import InputFeed
-from .settings import read_int
-
-TOO_LARGE = 413
+from .params import Environ, read_int
 
 COLUMNS_SETTING = "DR_ONNX_MAX_COLUMNS"
 ROWS_SETTING = "DR_ONNX_MAX_ROWS"
@@ -63,6 +61,13 @@ _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a num
                bool: "a boolean", type(None): "null"}
 
 
+def _matched_end(pattern: "re.Pattern[bytes]", body: bytes, start: int) -> int:
+    """Where ``pattern``, which matches the empty string too, stops matching from ``start``."""
+    match = pattern.match(body, start)
+    assert match is not None  # every such pattern matches the empty string
+    return match.end()
+
+
 def _json_kind(value: Any) -> str:
     return _JSON_KINDS.get(type(value), type(value).__name__)
 
@@ -76,11 +81,11 @@ class Limits:
     cells: int = 50_000_000  # rows x columns: Matrix Market and Arrow declare sizes a tiny body can blow up
 
     @classmethod
-    def from_settings(cls) -> "Limits":
+    def read(cls, environ: Environ) -> "Limits":
         return cls(
-            read_int(COLUMNS_SETTING, cls.columns),
-            read_int(ROWS_SETTING, cls.rows),
-            read_int(CELLS_SETTING, cls.cells),
+            read_int(COLUMNS_SETTING, cls.columns, environ=environ),
+            read_int(ROWS_SETTING, cls.rows, environ=environ),
+            read_int(CELLS_SETTING, cls.cells, environ=environ),
         )
 
     def allow(self, rows: int, columns: int) -> bool:
@@ -90,19 +95,17 @@ class Limits:
     def check(self, rows: int, columns: int, counted: str = "rows") -> None:
         """413 when ``rows`` (an upper bound counted as ``counted``, e.g. CSV lines) or ``columns`` is too many."""
         if columns > self.columns:
-            raise DrOnnxError(
-                f"The request has more than {self.columns} columns, the most accepted ({COLUMNS_SETTING}).", TOO_LARGE
+            raise TooLargeError(
+                f"The request has more than {self.columns} columns, the most accepted ({COLUMNS_SETTING})."
             )
         if rows > self.rows:
-            raise DrOnnxError(
-                f"The request has {rows} {counted}, more than the {self.rows} rows accepted ({ROWS_SETTING}).",
-                TOO_LARGE,
+            raise TooLargeError(
+                f"The request has {rows} {counted}, more than the {self.rows} rows accepted ({ROWS_SETTING})."
             )
         if rows * columns > self.cells:
-            raise DrOnnxError(
+            raise TooLargeError(
                 f"The request has {rows} {counted} x {columns} columns = {rows * columns} cells, more than the "
-                f"{self.cells} accepted ({CELLS_SETTING}).",
-                TOO_LARGE,
+                f"{self.cells} accepted ({CELLS_SETTING})."
             )
 
 
@@ -142,7 +145,7 @@ def _check_utf8(body: bytes, what: str) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DrOnnxError(
+        raise InputError(
             f"The {what} is not UTF-8: byte 0x{body[exc.start]:02x} at {_position(body, exc.start)}, cannot be "
             f"decoded ({exc.reason}). Send UTF-8 text."
         ) from exc
@@ -160,7 +163,7 @@ def _header_fields(body: bytes, start: int, limit: int) -> int:
         return body.count(b",", start, line_end) + 1
     fields, position = 0, start
     while fields <= limit:
-        position = _FIELD.match(body, position).end()
+        position = _matched_end(_FIELD, body, position)
         fields += 1
         if body[position:position + 1] != b",":
             break
@@ -176,7 +179,7 @@ def _unique(names: Sequence[object]) -> None:
             repeated.append(name)
         seen.add(name)
     if repeated:
-        raise DrOnnxError(f"Column name(s) {', '.join(map(repr, repeated))} appear more than once; send each column once.")
+        raise InputError(f"Column name(s) {', '.join(map(repr, repeated))} appear more than once; send each column once.")
 
 
 def _csv_error(exc: Exception, skipped_lines: int) -> DrOnnxError:
@@ -185,16 +188,16 @@ def _csv_error(exc: Exception, skipped_lines: int) -> DrOnnxError:
     ragged = _PANDAS_RAGGED.search(text)
     if ragged:
         expected, line, saw = ragged.groups()
-        return DrOnnxError(
+        return InputError(
             f"CSV line {int(line) + skipped_lines} has {saw} fields; the header has {expected}. "
             "Quote values that contain commas."
         )
     open_quote = _PANDAS_OPEN_QUOTE.search(text)
     if open_quote:
-        return DrOnnxError(
+        return InputError(
             f"CSV line {int(open_quote.group(1)) + 1 + skipped_lines}: a quoted field starts here and is never closed."
         )
-    return DrOnnxError(f"The CSV cannot be parsed: {text}")
+    return InputError(f"The CSV cannot be parsed: {text}")
 
 
 @dataclass(frozen=True)
@@ -210,9 +213,9 @@ class RequestReader:
         if body.startswith(ARROW_STREAM_MARKER):
             return self._arrow(body, pa.ipc.open_stream, "stream")
         body = body.removeprefix(codecs.BOM_UTF8)
-        first = _LEADING_SPACE.match(body).end()
+        first = _matched_end(_LEADING_SPACE, body, 0)
         if first == len(body):
-            raise DrOnnxError("The request body is empty: send CSV (header first), JSON, Arrow IPC or Matrix Market.")
+            raise InputError("The request body is empty: send CSV (header first), JSON, Arrow IPC or Matrix Market.")
         if body[first:first + len(MTX_BANNER)].lower() == MTX_BANNER:
             return self._matrix_market(body)
         if body[first:first + 1] in (b"[", b"{"):
@@ -220,7 +223,7 @@ class RequestReader:
         return self._csv(body)
 
     def _csv(self, body: bytes) -> pd.DataFrame:
-        start = _BLANK_LINES.match(body).end()
+        start = _matched_end(_BLANK_LINES, body, 0)
         fields = _header_fields(body, start, self.limits.columns)
         data = body[start:]  # pandas then takes exactly the header measured above
         if not self.limits.allow(len(data), fields):  # every line takes a byte: a short body needs no count
@@ -261,11 +264,11 @@ class RequestReader:
         try:
             document = json.loads(_check_utf8(body, "JSON"))
         except json.JSONDecodeError as exc:
-            raise DrOnnxError(
+            raise InputError(
                 f"The JSON is invalid at line {exc.lineno}, column {exc.colno} (character {exc.pos}): {exc.msg}."
             ) from exc
         except RecursionError as exc:
-            raise DrOnnxError("The JSON nests arrays or objects too deeply to be a table.") from exc
+            raise InputError("The JSON nests arrays or objects too deeply to be a table.") from exc
         if isinstance(document, list):
             return self._records(document, "")
         if isinstance(document, dict) and "instances" in document:
@@ -273,14 +276,14 @@ class RequestReader:
         if isinstance(document, dict) and "columns" in document and "data" in document:
             return self._split(document["columns"], document["data"])
         keys = f" with keys {', '.join(map(repr, document))}" if isinstance(document, dict) else ""
-        raise DrOnnxError(f"{JSON_SHAPES}; got {_json_kind(document)}{keys}.")
+        raise InputError(f"{JSON_SHAPES}; got {_json_kind(document)}{keys}.")
 
     def _records(self, records: Any, path: str) -> pd.DataFrame:
         if not isinstance(records, list):
-            raise DrOnnxError(f"JSON {path} must be an array of records; got {_json_kind(records)}.")
+            raise InputError(f"JSON {path} must be an array of records; got {_json_kind(records)}.")
         bad = next((i for i, record in enumerate(records) if not isinstance(record, dict)), None)
         if bad is not None:
-            raise DrOnnxError(
+            raise InputError(
                 f"JSON {path}[{bad}] is {_json_kind(records[bad])}; each record (row {bad + 1}) must be an object "
                 'of "column": value.'
             )
@@ -289,16 +292,16 @@ class RequestReader:
 
     def _split(self, columns: Any, data: Any) -> pd.DataFrame:
         if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
-            raise DrOnnxError('JSON "columns" must be an array of column names (strings).')
+            raise InputError('JSON "columns" must be an array of column names (strings).')
         if not isinstance(data, list):
-            raise DrOnnxError(f'JSON "data" must be an array of rows; got {_json_kind(data)}.')
+            raise InputError(f'JSON "data" must be an array of rows; got {_json_kind(data)}.')
         self.limits.check(len(data), len(columns))
         _unique(columns)
         bad = next((i for i, row in enumerate(data) if not isinstance(row, list) or len(row) != len(columns)), None)
         if bad is not None:
             row = data[bad]
             got = f"{len(row)} values" if isinstance(row, list) else _json_kind(row)
-            raise DrOnnxError(f'JSON "data"[{bad}] (row {bad + 1}) has {got}; "columns" names {len(columns)}.')
+            raise InputError(f'JSON "data"[{bad}] (row {bad + 1}) has {got}; "columns" names {len(columns)}.')
         return _scalar_cells(pd.DataFrame(data, columns=columns))
 
     def _arrow(self, body: bytes, open_reader: Callable[[pa.Buffer], Any], kind: str) -> pd.DataFrame:
@@ -306,10 +309,10 @@ class RequestReader:
             table = open_reader(pa.py_buffer(body)).read_all()  # zero-copy: the buffers stay in ``body``
             table.validate(full=True)  # offsets out of bounds would crash ``to_pandas``, not raise
         except (pa.ArrowException, OSError) as exc:  # a truncated stream is an OSError
-            raise DrOnnxError(f"The Arrow IPC {kind} cannot be read: {exc}") from exc
+            raise InputError(f"The Arrow IPC {kind} cannot be read: {exc}") from exc
         nested = next((f for f in table.schema if pa.types.is_nested(f.type)), None)
         if nested is not None:
-            raise DrOnnxError(
+            raise InputError(
                 f"Arrow column {nested.name!r} has type {nested.type}; only flat columns (numbers, text, booleans) "
                 "can be scored."
             )
@@ -318,26 +321,26 @@ class RequestReader:
         try:
             return table.to_pandas()
         except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:  # e.g. from its pandas metadata
-            raise DrOnnxError(f"The Arrow IPC {kind} cannot be made a table: {type(exc).__name__}: {exc}") from exc
+            raise InputError(f"The Arrow IPC {kind} cannot be made a table: {type(exc).__name__}: {exc}") from exc
 
     def _matrix_market(self, body: bytes) -> pd.DataFrame:
         nul = body.find(b"\x00")
         if nul >= 0:  # scipy 1.17's mmread crashes the process on a NUL in a value
-            raise DrOnnxError(f"The Matrix Market body holds a NUL byte at {_position(body, nul)}; it must be text.")
+            raise InputError(f"The Matrix Market body holds a NUL byte at {_position(body, nul)}; it must be text.")
         size = _MTX_SIZE.search(body)
         if size is None:
-            raise DrOnnxError("The Matrix Market body has no size line ('rows columns entries') after its header.")
+            raise InputError("The Matrix Market body has no size line ('rows columns entries') after its header.")
         self.limits.check(int(size.group(1)), int(size.group(2)))
         entries, lines = int(size.group(3) or 0), _line_breaks(body[size.end():])
         if entries > lines + 1:  # checked here: the parser allocates for every declared entry first
-            raise DrOnnxError(
+            raise InputError(
                 f"The Matrix Market body declares {entries} entries but has {lines} more lines: it is truncated."
             )
         try:
             # mmread also crashes on a last line that has no line break and text after its value.
             matrix = mmread(io.BytesIO(body if body.endswith(b"\n") else body + b"\n"))
         except (ValueError, OverflowError) as exc:
-            raise DrOnnxError(f"The Matrix Market body cannot be read: {exc}") from exc
+            raise InputError(f"The Matrix Market body cannot be read: {exc}") from exc
         return pd.DataFrame.sparse.from_spmatrix(sparse.coo_matrix(matrix))
 
 
@@ -347,7 +350,7 @@ def _scalar_cells(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame.iloc[:, position]
         bad = next((i for i, value in enumerate(values) if isinstance(value, (list, dict))), None)
         if bad is not None:
-            raise DrOnnxError(
+            raise InputError(
                 f"JSON column {frame.columns[position]!r} holds {_json_kind(values.iloc[bad])} at row {bad + 1}; "
                 "cells must be numbers, strings, booleans or null."
             )
@@ -365,7 +368,7 @@ def name_sparse_columns(frame: pd.DataFrame, colnames: Optional[Sequence[str]]) 
     if not all(isinstance(dtype, pd.SparseDtype) for dtype in frame.dtypes):
         return frame
     if len(colnames) != frame.shape[1]:
-        raise DrOnnxError(
+        raise InputError(
             f"X.colnames names {len(colnames)} columns but the Matrix Market data has {frame.shape[1]}."
         )
     return frame.set_axis(list(colnames), axis=1)

@@ -1,6 +1,7 @@
-"""Step 2: the onnxruntime session, created with explicit providers, threads and optimisation level.
+"""The onnxruntime session, created with explicit providers, threads and optimisation level.
 
-Settings (environment variable or runtime parameter of the same name, read once per session):
+Its settings (environment variable or runtime parameter of the same name, read once at load into
+``SessionSettings``, part of the package's ``Settings``):
 
 * ``DR_ONNX_PROVIDERS``: comma-separated execution providers, CPU by default. A provider this
   onnxruntime build or machine does not have (CUDA on a CPU-only image) is dropped with a
@@ -31,8 +32,8 @@ from typing import Optional, Tuple, Union
 import onnxruntime as ort
 
 from .cpus import CGROUP_ROOT, default_intra_op_threads
-from .errors import MODEL_FAULT, DrOnnxError
-from .settings import Environ, read_bool, read_choice, read_int, read_setting
+from .errors import DrOnnxError, ModelError
+from .params import Environ, read_bool, read_choice, read_int, read_setting
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,9 @@ def providers(environ: Environ = os.environ) -> Tuple[str, ...]:
     names = [p.strip() for p in wanted.split(",") if p.strip()] if wanted else [CPU]
     unknown = [p for p in names if p not in ort.get_all_providers()]
     if unknown:
-        raise DrOnnxError(
+        raise ModelError(
             f"{PROVIDERS_SETTING} names {', '.join(unknown)}, which onnxruntime does not know; "
-            f"available here: {', '.join(ort.get_available_providers())}.",
-            MODEL_FAULT,
+            f"available here: {', '.join(ort.get_available_providers())}."
         )
     available = [p for p in names if p in ort.get_available_providers()]
     if len(available) < len(names):
@@ -121,9 +121,8 @@ class SessionSettings:
         )
 
 
-def create_session(model: Model, display_name: str, settings: Optional[SessionSettings] = None) -> ort.InferenceSession:
+def create_session(model: Model, display_name: str, settings: SessionSettings) -> ort.InferenceSession:
     """An ``InferenceSession`` for a model file or serialised model, with onnxruntime's reason on failure."""
-    settings = settings or SessionSettings.read()
     try:
         if settings.optimized_model_dir:
             session = _through_cache(model, display_name, settings, settings.optimized_model_dir)
@@ -132,13 +131,12 @@ def create_session(model: Model, display_name: str, settings: Optional[SessionSe
     except DrOnnxError:
         raise
     except Exception as exc:
-        raise DrOnnxError(
-            f"onnxruntime cannot load {display_name}: {type(exc).__name__}: {exc}", MODEL_FAULT
+        raise ModelError(
+            f"onnxruntime cannot load {display_name}: {type(exc).__name__}: {exc}"
         ) from exc
     active = session.get_providers()
     if active[0] != settings.providers[0]:
         logger.warning("onnxruntime could not start %s for %s; running on %s.", settings.providers[0], display_name, active)
-    logger.info("dr_onnx_hooks session for %s: %s", display_name, settings.describe())
     return session
 
 

@@ -1,90 +1,74 @@
-"""Settings read from a plain environment variable or from a DataRobot runtime parameter.
+"""Every setting of the package, read once when the model loads into one frozen ``Settings``.
 
-DataRobot passes runtime parameters as ``MLOPS_RUNTIME_PARAM_<NAME>`` holding JSON such as
-``{"type": "string", "payload": "scores"}`` (``"numeric"`` payloads arrive as numbers, ``2`` or
-``2.0``; ``"boolean"`` ones as ``true``/``false``). The plain variable ``<NAME>`` wins when both
-are set. Every reader takes the environment to read as ``environ`` (``os.environ`` by default).
+``load_model`` reads them from the environment (each as a plain variable or as DataRobot's
+``MLOPS_RUNTIME_PARAM_<NAME>``; see ``params``), logs them in one line and passes the object
+down: nothing else in the package reads the environment. Code that loads a model itself (the
+``inspect`` command, benchmarks, tests) builds a ``Settings`` with ``Settings.read(environ)``
+and ``dataclasses.replace``.
 
-A value that is set but unusable is a ``DrOnnxError`` at load naming the setting, where it came
-from and the value, never a silent fallback to the default.
+========================== ================================================= ==============
+setting                    what                                              read by
+========================== ================================================= ==============
+DR_ONNX_MODEL_DIR          the model folder, instead of DRUM's code dir      ``hooks``
+DR_ONNX_OUTPUT             the output to read for every target type          ``outputs``
+TARGET_TYPE                known at load: a target the model cannot serve    ``plan``
+                           fails the load, and requests default to it
+DR_ONNX_CHUNK_ROWS         rows per ``session.run`` for large requests       ``run``
+DR_ONNX_MAX_COLUMNS/ROWS/  request limits                                    ``reading``
+CELLS
+DR_ONNX_PROVIDERS,         the onnxruntime session                           ``session``
+DR_ONNX_*_THREADS, ...
+========================== ================================================= ==============
 """
 
-import json
 import os
-from typing import Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
 
-from .errors import MODEL_FAULT, DrOnnxError
+from .cpus import CGROUP_ROOT
+from .params import Environ, read_int, read_setting
+from .reading import Limits
+from .session import SessionSettings
 
-RUNTIME_PARAM_PREFIX = "MLOPS_RUNTIME_PARAM_"
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
-
-Environ = Mapping[str, str]
-
-
-def _lookup(name: str, environ: Environ) -> Optional[Tuple[str, str]]:
-    """``(value, where it was set)`` for setting ``name``, or None when it is not set (or empty)."""
-    plain = environ.get(name, "").strip()
-    if plain:
-        return plain, f"environment variable {name}"
-    param = RUNTIME_PARAM_PREFIX + name
-    raw = environ.get(param, "").strip()
-    if not raw:
-        return None
-    try:
-        payload = json.loads(raw)["payload"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DrOnnxError(
-            f'Runtime parameter {param} must be JSON like {{"type": "string", "payload": "..."}}; got {raw!r} ({exc})',
-            MODEL_FAULT,
-        ) from exc
-    text = "" if payload is None else str(payload).strip()
-    return (text, f"runtime parameter {param}") if text else None
+MODEL_DIR_SETTING = "DR_ONNX_MODEL_DIR"
+OUTPUT_SETTING = "DR_ONNX_OUTPUT"
+TARGET_TYPE_SETTING = "TARGET_TYPE"
+CHUNK_ROWS_SETTING = "DR_ONNX_CHUNK_ROWS"
+DEFAULT_CHUNK_ROWS = 32_768  # measured: docs/benchmarks.md, "Row chunk size"
+MIN_CHUNK_ROWS = 1_024  # smaller slices change the kernels onnxruntime picks (see ``run``)
 
 
-def read_setting(name: str, environ: Environ = os.environ) -> Optional[str]:
-    """The value of setting ``name`` as a string, or None when it is not set (or empty)."""
-    found = _lookup(name, environ)
-    return found[0] if found else None
+@dataclass(frozen=True)
+class Settings:
+    """What the environment asks of the hooks; see the module docstring for each setting."""
 
+    model_dir: Optional[Path]
+    output: Optional[str]
+    target_type: Optional[str]  # lower case as set; checked against the target types where it is used
+    chunk_rows: int
+    limits: Limits
+    session: SessionSettings
 
-def _invalid(name: str, value: str, source: str, expected: str) -> DrOnnxError:
-    return DrOnnxError(f"Setting {name} must be {expected}; got {value!r} (from {source}).", MODEL_FAULT)
+    @classmethod
+    def read(cls, environ: Environ = os.environ, cgroup_root: Path = CGROUP_ROOT) -> "Settings":
+        """All settings from ``environ``; a value that is set but unusable is a ``ModelError`` naming it."""
+        model_dir = read_setting(MODEL_DIR_SETTING, environ)
+        target = read_setting(TARGET_TYPE_SETTING, environ)
+        return cls(
+            model_dir=Path(model_dir) if model_dir else None,
+            output=read_setting(OUTPUT_SETTING, environ),
+            target_type=target.lower() if target else None,
+            chunk_rows=read_int(CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, minimum=MIN_CHUNK_ROWS, environ=environ),
+            limits=Limits.read(environ),
+            session=SessionSettings.read(environ, cgroup_root),
+        )
 
-
-def read_int(name: str, default: Optional[int] = None, minimum: int = 1, environ: Environ = os.environ) -> Optional[int]:
-    """A whole number ``>= minimum``; ``default`` when unset. ``2.0`` (a numeric runtime parameter) reads as 2."""
-    found = _lookup(name, environ)
-    if found is None:
-        return default
-    value, source = found
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not number.is_integer() or number < minimum:
-        raise _invalid(name, value, source, f"a whole number >= {minimum}")
-    return int(number)
-
-
-def read_bool(name: str, default: bool, environ: Environ = os.environ) -> bool:
-    """on/off, true/false, yes/no or 1/0 (any case); ``default`` when unset."""
-    found = _lookup(name, environ)
-    if found is None:
-        return default
-    value, source = found
-    word = value.lower()
-    if word in TRUE_WORDS or word in FALSE_WORDS:
-        return word in TRUE_WORDS
-    raise _invalid(name, value, source, "on or off (also true/false, yes/no, 1/0)")
-
-
-def read_choice(name: str, choices: Sequence[str], default: str, environ: Environ = os.environ) -> str:
-    """One of ``choices`` (given in lower case; the value is matched in any case); ``default`` when unset."""
-    found = _lookup(name, environ)
-    if found is None:
-        return default
-    value, source = found
-    if value.lower() in choices:
-        return value.lower()
-    raise _invalid(name, value, source, f"one of {', '.join(choices)}")
+    def describe(self) -> str:
+        """One line for the load log."""
+        limits = self.limits
+        return (
+            f"output {self.output or '(by the contract)'}; target type {self.target_type or '(per request)'}; "
+            f"chunks of {self.chunk_rows} rows; limits {limits.columns} columns, {limits.rows} rows, "
+            f"{limits.cells} cells; {self.session.describe()}"
+        )
