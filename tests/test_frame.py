@@ -5,10 +5,10 @@ from datarobot_drum.drum.data_marshalling import marshal_predictions
 from datarobot_drum.drum.enum import TargetType
 
 from dr_onnx_hooks.errors import DrOnnxError
-from dr_onnx_hooks.frame import probability_frame, rows_of, value_frame
+from dr_onnx_hooks.frame import probability_frame, value_frame
 from dr_onnx_hooks.labels import ClassColumns
 
-THREE = ClassColumns(("a", "b", "c"), False, "test")
+THREE = ClassColumns(("a", "b", "c"), False)
 
 
 def sent(n_rows: int) -> pd.DataFrame:
@@ -25,7 +25,7 @@ def test_float_noise_is_clipped_and_rows_renormalised_so_drum_accepts_them():
 
 
 def test_single_value_expands_to_negative_and_positive():
-    frame = probability_frame(np.array([[0.25], [1.0]]), ClassColumns(("n", "p"), True, "t"), "p", sum_to_one=True, data=sent(2))
+    frame = probability_frame(np.array([[0.25], [1.0]]), ClassColumns(("n", "p"), True), "p", sum_to_one=True, data=sent(2))
     assert frame.columns.tolist() == ["n", "p"]
     np.testing.assert_allclose(frame.to_numpy(), [[0.75, 0.25], [0.0, 1.0]])
 
@@ -55,11 +55,6 @@ def test_multilabel_rows_need_not_sum_to_one():
     frame = probability_frame(np.array([[0.9, 0.8, 0.1]]), THREE, "p", sum_to_one=False, data=sent(1))
     np.testing.assert_allclose(frame.to_numpy(), [[0.9, 0.8, 0.1]])
 
-
-def test_row_count_must_match_the_input():
-    with pytest.raises(DrOnnxError, match=r"Output 'y' returned 2 rows for 3 input rows"):
-        rows_of(np.zeros((2, 1)), 3, "y")
-    assert rows_of(np.zeros(3), 3, "y").shape == (3, 1)
 
 
 def test_regression_needs_one_value_per_row():

@@ -2,7 +2,7 @@ import pytest
 
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.graph import ZipMapSource
-from dr_onnx_hooks.outputs import OutputSpec, class_output, value_output
+from dr_onnx_hooks.outputs import OutputSpec, choose_outputs, class_output, value_output
 
 LABEL = OutputSpec("label", "tensor(int64)", (None,))
 PROBS = OutputSpec("Probabilities", "tensor(float)", (None, 2))
@@ -33,12 +33,12 @@ def test_zipmap_output_is_read_from_the_float_tensor_feeding_it_with_its_labels(
 
 def test_value_output_is_the_first_output_unless_overridden():
     assert value_output([LABEL, SCORES], None).name == "label"
-    assert value_output([LABEL, SCORES], "scores").name == "scores"
+    assert value_output([LABEL, SCORES], SCORES).name == "scores"
 
 
 def test_override_that_names_no_output_lists_the_outputs():
-    with pytest.raises(DrOnnxError, match=r"DR_ONNX_OUTPUT='score' names no output.*label \(tensor\(int64\)\), scores"):
-        value_output([LABEL, SCORES], "score")
+    with pytest.raises(DrOnnxError, match=r"DR_ONNX_OUTPUT='score' names no output of m.onnx; its outputs are: label, scores"):
+        choose_outputs([LABEL, SCORES], {}, None, "score", "m.onnx")
 
 
 def test_value_output_must_be_numeric():

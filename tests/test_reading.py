@@ -7,6 +7,7 @@ what and where, 413s before the expensive parse, and string-input columns kept a
 import codecs
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -275,10 +276,10 @@ def test_limits_come_from_settings_or_runtime_parameters(monkeypatch):
     monkeypatch.delenv("DR_ONNX_MAX_CELLS", raising=False)
     monkeypatch.setenv("DR_ONNX_MAX_COLUMNS", "7")
     monkeypatch.setenv("MLOPS_RUNTIME_PARAM_DR_ONNX_MAX_ROWS", json.dumps({"type": "numeric", "payload": 20.0}))
-    assert Limits.from_settings() == Limits(columns=7, rows=20)
+    assert Limits.read(os.environ) == Limits(columns=7, rows=20)
     monkeypatch.setenv("DR_ONNX_MAX_CELLS", "lots")
     with pytest.raises(DrOnnxError, match="DR_ONNX_MAX_CELLS must be a whole number >= 1; got 'lots'") as caught:
-        Limits.from_settings()
+        Limits.read(os.environ)
     assert caught.value.status_code == 500
 
 

@@ -10,7 +10,8 @@ from onnx import TensorProto, helper
 
 from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
-from dr_onnx_hooks.run import CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, MIN_CHUNK_ROWS, Runner
+from dr_onnx_hooks.run import Runner
+from dr_onnx_hooks.settings import CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, MIN_CHUNK_ROWS
 from models import _model, classifier, features, regression_graph, sklearn_onnx, write_model, WEIGHTS
 
 
@@ -63,6 +64,9 @@ def test_an_output_that_is_not_one_row_per_row_is_an_error_in_chunks_too():
     runner = Runner(ort.InferenceSession(totals, providers=["CPUExecutionProvider"]), None, 4)
     with pytest.raises(DrOnnxError, match=r"Output 'y' returned 1 rows for 3 input rows"):
         runner({"X": np.ones((10, 2), np.float32)}, "y")
+    with pytest.raises(DrOnnxError, match=r"Output 'y' returned 1 rows for 3 input rows") as caught:
+        runner({"X": np.ones((3, 2), np.float32)}, "y")  # one run, no slices
+    assert caught.value.status_code == 500
 
 
 @pytest.mark.parametrize("value", ["1000", "many"])

@@ -4,8 +4,12 @@ import json
 
 import pytest
 
-from dr_onnx_hooks.errors import DrOnnxError
-from dr_onnx_hooks.settings import read_bool, read_choice, read_int, read_setting
+from dr_onnx_hooks import load_model
+from dr_onnx_hooks.errors import DrOnnxError, InputError, ModelError, TooLargeError
+from dr_onnx_hooks.params import read_bool, read_choice, read_int, read_setting
+from dr_onnx_hooks.reading import Limits
+from dr_onnx_hooks.settings import Settings
+from models import regression_graph, write_model
 
 
 def param(payload, kind: str = "string") -> str:
@@ -88,3 +92,31 @@ def test_a_bad_setting_fails_the_load_naming_it(tmp_path, monkeypatch):
     monkeypatch.setenv("DR_ONNX_GRAPH_OPTIMIZATION", "max")
     with pytest.raises(DrOnnxError, match=r"DR_ONNX_GRAPH_OPTIMIZATION must be one of disable, basic, extended, all; got 'max'"):
         load_model(str(write_model(tmp_path, regression_graph())))
+
+
+def test_every_setting_is_read_once_into_one_object(tmp_path):
+    env = {
+        "MLOPS_RUNTIME_PARAM_DR_ONNX_MODEL_DIR": param(str(tmp_path)),  # the runtime-parameter form works for every setting
+        "DR_ONNX_OUTPUT": "scores",
+        "TARGET_TYPE": "Binary",
+        "DR_ONNX_CHUNK_ROWS": "2048",
+        "DR_ONNX_MAX_ROWS": "10",
+        "DR_ONNX_INTRA_OP_THREADS": "1",
+    }
+    settings = Settings.read(env)
+    assert (settings.model_dir, settings.output, settings.target_type, settings.chunk_rows) == (tmp_path, "scores", "binary", 2048)
+    assert settings.limits == Limits(rows=10) and settings.session.intra_op_threads == 1
+    assert "output scores; target type binary; chunks of 2048 rows" in settings.describe()
+    assert Settings.read({}).model_dir is None
+
+
+def test_model_dir_as_a_runtime_parameter_is_where_load_model_looks(tmp_path, monkeypatch):
+    write_model(tmp_path / "elsewhere", regression_graph())
+    monkeypatch.setenv("MLOPS_RUNTIME_PARAM_DR_ONNX_MODEL_DIR", param(str(tmp_path / "elsewhere")))
+    assert load_model(str(tmp_path)).path == tmp_path / "elsewhere" / "model.onnx"
+
+
+@pytest.mark.parametrize("kind, status", [(InputError, 422), (TooLargeError, 413), (ModelError, 500)])
+def test_errors_by_kind_carry_their_status(kind, status):
+    error = kind("what to do")
+    assert isinstance(error, DrOnnxError) and error.status_code == status and str(error) == "what to do"
