@@ -19,14 +19,20 @@ RUN python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --no-cache-dir -r /opt/dr_onnx/requirements.txt \
     && find "${VIRTUAL_ENV}" -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
 
-# The hook package goes on the venv's path as plain source: nothing to build, nothing more to fetch.
-COPY dr_onnx_hooks /opt/dr_onnx/dr_onnx_hooks
+# The hook package is installed into the venv (without dependencies: the pins above are the
+# environment), which also installs its console script, dr-onnx-inspect. pip builds it in an
+# isolated environment with the setuptools that pyproject.toml asks for, fetched from the index
+# like the requirements, so no build tool is left in the venv; the sources are removed after.
+COPY pyproject.toml README.md /opt/dr_onnx/src/
+COPY dr_onnx_hooks /opt/dr_onnx/src/dr_onnx_hooks
 COPY default_code /opt/dr_onnx/default_code
 COPY start_server.sh /opt/dr_onnx/start_server.sh
-# Put the package on the venv's path, add the server's user and CODE_DIR, and strip every
-# set-user-ID / set-group-ID bit so that nothing in the container can gain privileges.
-RUN echo /opt/dr_onnx > "$(python3 -c 'import site; print(site.getsitepackages()[0])')/dr_onnx_hooks.pth" \
+# Install the package, add the server's user and CODE_DIR, and strip every set-user-ID /
+# set-group-ID bit so that nothing in the container can gain privileges.
+RUN pip install --no-cache-dir --no-deps --no-compile /opt/dr_onnx/src \
+    && rm -rf /opt/dr_onnx/src \
     && python3 -c "import dr_onnx_hooks, datarobot_drum, onnxruntime" \
+    && dr-onnx-inspect --help > /dev/null \
     && echo "drum:x:10001:0:DRUM server:/opt:/usr/sbin/nologin" >> /etc/passwd \
     && mkdir -p "${CODE_DIR}" \
     && cp /opt/dr_onnx/start_server.sh "${CODE_DIR}/start_server.sh" \

@@ -1,6 +1,8 @@
 """The image built from our Dockerfile, served for real with ``docker run``, configured the way
 DataRobot configures it: environment variables only, no command-line arguments."""
 
+import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from models import classifier, features, proba_by_label, regressor, sklearn_onnx
 pytestmark = pytest.mark.container
 
 ATOL = 1e-5
+EXAMPLE_MODEL = Path(__file__).resolve().parents[2] / "example" / "model" / "model.onnx"
 
 
 def model_folder(path: Path, model: bytes, custom_py: str = "") -> Path:
@@ -169,3 +172,17 @@ def test_runs_as_non_root_healthy_and_prints_no_environment_unless_asked(tmp_pat
         time.sleep(0.5)
         health = quiet.docker_cmd("inspect", "-f", "{{.State.Health.Status}}", quiet.name).stdout.strip()
     assert health == "healthy"
+
+
+def test_inspect_console_script_runs_in_the_image_on_the_example_model(tmp_path, docker, image):
+    folder = model_folder(tmp_path / "model", EXAMPLE_MODEL.read_bytes())
+    command = [docker, "run", "--rm", "--entrypoint", "dr-onnx-inspect", "-v", f"{folder}:/opt/code:ro", image,
+               "/opt/code/model.onnx", "--target-type", "binary"]
+    text = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert "class labels in the graph: versicolor, virginica" in text.stdout
+    as_json = subprocess.run(command + ["--json"], capture_output=True, text=True, timeout=120)
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["servable"] is True and report["class_labels"] == ["versicolor", "virginica"]
+    assert report["targets"]["binary"]["output"] == "output_probability"
