@@ -31,9 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+# String hashing is randomised per process, and some exporters iterate sets of strings (onnxmltools
+# writes its opset_import in set order): run with a fixed hash seed, re-executing if needed.
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable, *sys.argv])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("PYTHONHASHSEED", "0")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -197,10 +201,17 @@ def _torch_fixture(folder: Path, *, seed: int, labels: list[str], head: str, out
     path = folder / "model.onnx"
     example = (torch.from_numpy(x[:2]),)
     if dynamo:
-        torch.onnx.export(
-            model, example, str(path), input_names=["input"], output_names=[output_name],
+        # Equivalent to torch.onnx.export(..., f=path), whose defaults save through ONNXProgram.save
+        # with external_data=True; the one change is that each node's `pkg.torch.onnx.stack_trace`
+        # metadata is dropped first: it holds this machine's absolute paths (virtualenv, checkout) and
+        # this script's line numbers, so the files would change with where and from what they are built.
+        program = torch.onnx.export(
+            model, example, None, input_names=["input"], output_names=[output_name],
             dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True,
         )
+        for node in program.model.graph.all_nodes():
+            node.metadata_props.pop("pkg.torch.onnx.stack_trace", None)
+        program.save(str(path), external_data=True)
     else:
         torch.onnx.export(
             model, example, str(path), input_names=["input"], output_names=[output_name],
