@@ -27,9 +27,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 # String hashing is randomised per process, and some exporters iterate sets of strings (onnxmltools
 # writes its opset_import in set order): run with a fixed hash seed, re-executing if needed.
@@ -39,8 +39,8 @@ if os.environ.get("PYTHONHASHSEED") != "0":
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "exporters"
@@ -53,7 +53,9 @@ N_ROWS = 40  # rows of input.csv / expected.csv
 # data
 
 
-def make_data(seed: int, n_features: int, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_data(
+    seed: int, n_features: int, n_classes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian blobs around one centre per class, every class present. Features are rounded to
     3 decimals, so the CSV text parses back to exactly the float32 values the native model saw.
     Returns (X float32 [N_TRAIN + N_ROWS, F], X as float64 for the CSV, class index per row)."""
@@ -65,7 +67,9 @@ def make_data(seed: int, n_features: int, n_classes: int) -> tuple[np.ndarray, n
     return x64.astype(np.float32), x64, y
 
 
-def make_regression(seed: int, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_regression(
+    seed: int, n_features: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     n = N_TRAIN + N_ROWS
     x64 = np.round(rng.normal(size=(n, n_features)), 3)
@@ -145,7 +149,11 @@ def _torch_mlp(seed: int, n_features: int, n_out: int, head: str):
         def __init__(self):
             super().__init__()
             self.body = nn.Sequential(
-                nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, n_out)
+                nn.Linear(n_features, 32),
+                nn.ReLU(),
+                nn.Linear(32, 32),
+                nn.ReLU(),
+                nn.Linear(32, n_out),
             )
             self.head = heads[head]
 
@@ -175,8 +183,16 @@ def _torch_train(model, x: np.ndarray, y: np.ndarray, sigmoid: bool) -> None:
     model.eval()
 
 
-def _torch_fixture(folder: Path, *, seed: int, labels: list[str], head: str, output_name: str,
-                   dynamo: bool, notes: str) -> Built:
+def _torch_fixture(
+    folder: Path,
+    *,
+    seed: int,
+    labels: list[str],
+    head: str,
+    output_name: str,
+    dynamo: bool,
+    notes: str,
+) -> Built:
     import torch
 
     n_features = 4
@@ -196,7 +212,11 @@ def _torch_fixture(folder: Path, *, seed: int, labels: list[str], head: str, out
         proba = np.exp(out)
     else:  # logits: the probabilities a user means are softmax(logits)
         with torch.no_grad():
-            proba = torch.softmax(model(torch.from_numpy(rows)), dim=1).numpy().astype(np.float64)
+            proba = (
+                torch.softmax(model(torch.from_numpy(rows)), dim=1)
+                .numpy()
+                .astype(np.float64)
+            )
 
     path = folder / "model.onnx"
     example = (torch.from_numpy(x[:2]),)
@@ -206,78 +226,118 @@ def _torch_fixture(folder: Path, *, seed: int, labels: list[str], head: str, out
         # metadata is dropped first: it holds this machine's absolute paths (virtualenv, checkout) and
         # this script's line numbers, so the files would change with where and from what they are built.
         program = torch.onnx.export(
-            model, example, None, input_names=["input"], output_names=[output_name],
-            dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True,
+            model,
+            example,
+            None,
+            input_names=["input"],
+            output_names=[output_name],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            dynamo=True,
         )
         for node in program.model.graph.all_nodes():
             node.metadata_props.pop("pkg.torch.onnx.stack_trace", None)
         program.save(str(path), external_data=True)
     else:
         torch.onnx.export(
-            model, example, str(path), input_names=["input"], output_names=[output_name],
-            dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}}, dynamo=False,
+            model,
+            example,
+            str(path),
+            input_names=["input"],
+            output_names=[output_name],
+            dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}},
+            dynamo=False,
         )
     meta = {
-        "exporter": "torch.onnx.export" + (" (default, dynamo-based)" if dynamo else " (legacy, dynamo=False)"),
+        "exporter": "torch.onnx.export"
+        + (" (default, dynamo-based)" if dynamo else " (legacy, dynamo=False)"),
         "exporter_version": torch.__version__,
         "framework": "torch",
         "framework_version": torch.__version__,
         **classifier_meta(labels),
         "notes": notes,
     }
-    return Built(pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)), proba_frame(proba, labels), meta)
+    return Built(
+        pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)),
+        proba_frame(proba, labels),
+        meta,
+    )
 
 
 @fixture("torch_binary_sigmoid", "torch", "onnxscript")
 def torch_binary_sigmoid(folder: Path) -> Built:
     return _torch_fixture(
-        folder, seed=101, labels=["no", "yes"], head="sigmoid", output_name="probability", dynamo=True,
+        folder,
+        seed=101,
+        labels=["no", "yes"],
+        head="sigmoid",
+        output_name="probability",
+        dynamo=True,
         notes="MLP 4-32-32-1 with a Sigmoid head. Input `input` float [batch, 4]; one output "
         "`probability` float [batch, 1] from a Sigmoid node = P(yes), the positive class (class index "
         "1); some rows saturate to exactly 0.0 or 1.0. No labels in the graph. Opset 20, IR 10. The "
-        "initializers over 1 KB (the 32x32 and 32x4 weights) are external, in model.onnx.data.",
+        "weights 32x4 (512 B) and 32x32 (4 KB) are external, in model.onnx.data (4608 B, location "
+        "'model.onnx.data'); the 128-byte tensors (biases, the 1x32 output weight) stay inline.",
     )
 
 
 @fixture("torch_multiclass_softmax", "torch", "onnxscript")
 def torch_multiclass_softmax(folder: Path) -> Built:
     return _torch_fixture(
-        folder, seed=102, labels=["cat", "dog", "fox"], head="softmax", output_name="probabilities", dynamo=True,
+        folder,
+        seed=102,
+        labels=["cat", "dog", "fox"],
+        head="softmax",
+        output_name="probabilities",
+        dynamo=True,
         notes="MLP 4-32-32-3 with a Softmax head. Input `input` float [batch, 4]; one output "
         "`probabilities` float [batch, 3] from a Softmax node, columns in class index order (cat, dog, "
-        "fox). No labels in the graph. Opset 20, IR 10. Weights over 1 KB are external, in "
-        "model.onnx.data.",
+        "fox). No labels in the graph. Opset 20, IR 10. The weights 32x4, 32x32 and 3x32 are "
+        "external, in model.onnx.data (4992 B); the biases stay inline.",
     )
 
 
 @fixture("torch_multiclass_logsoftmax", "torch", "onnxscript")
 def torch_multiclass_logsoftmax(folder: Path) -> Built:
     return _torch_fixture(
-        folder, seed=103, labels=["cat", "dog", "fox"], head="logsoftmax", output_name="log_probabilities",
+        folder,
+        seed=103,
+        labels=["cat", "dog", "fox"],
+        head="logsoftmax",
+        output_name="log_probabilities",
         dynamo=True,
         notes="MLP 4-32-32-3 with a LogSoftmax head (torch's NLLLoss recipe). One output "
         "`log_probabilities` float [batch, 3] from a LogSoftmax node, holding log-probabilities (all "
         "<= 0, down to about -46; rows do not sum to 1): expected.csv holds exp() of it, the true "
         "probabilities, in class index order (cat, dog, fox). No labels in the graph. Opset 20, IR 10. "
-        "Weights over 1 KB are external, in model.onnx.data.",
+        "The weights 32x4, 32x32 and 3x32 are external, in model.onnx.data (4992 B); the biases stay inline.",
     )
 
 
 @fixture("torch_multiclass_logits", "torch", "onnxscript")
 def torch_multiclass_logits(folder: Path) -> Built:
     return _torch_fixture(
-        folder, seed=104, labels=["cat", "dog", "fox"], head="logits", output_name="logits", dynamo=True,
+        folder,
+        seed=104,
+        labels=["cat", "dog", "fox"],
+        head="logits",
+        output_name="logits",
+        dynamo=True,
         notes="MLP 4-32-32-3 with no head: one output `logits` float [batch, 3] from a Gemm node, raw "
         "scores of any sign (about -40..16; rows do not sum to 1). expected.csv holds softmax(logits) "
-        "in class index order (cat, dog, fox). No labels in the graph. Opset 20, IR 10. Weights over "
-        "1 KB are external, in model.onnx.data.",
+        "in class index order (cat, dog, fox). No labels in the graph. Opset 20, IR 10. The weights "
+        "32x4, 32x32 and 3x32 are external, in model.onnx.data (4992 B); the biases stay inline.",
     )
 
 
 @fixture("torch_legacy_binary_softmax", "torch")
 def torch_legacy_binary_softmax(folder: Path) -> Built:
     return _torch_fixture(
-        folder, seed=105, labels=["no", "yes"], head="softmax", output_name="probabilities", dynamo=False,
+        folder,
+        seed=105,
+        labels=["no", "yes"],
+        head="softmax",
+        output_name="probabilities",
+        dynamo=False,
         notes="Legacy TorchScript exporter (dynamo=False). MLP 4-32-32-2 with a 2-class Softmax head: one "
         "output `probabilities` float [batch, 2] from a Softmax node = [P(no), P(yes)] in class index "
         "order. No labels in the graph. Opset 20, IR 9. All weights inside model.onnx (the legacy "
@@ -300,7 +360,9 @@ def _onnxmltools_meta(framework: str, framework_version: str) -> dict:
     }
 
 
-def _lightgbm_fixture(folder: Path, *, seed: int, labels: list[str], zipmap: bool, notes: str) -> Built:
+def _lightgbm_fixture(
+    folder: Path, *, seed: int, labels: list[str], zipmap: bool, notes: str
+) -> Built:
     import lightgbm
     from onnxmltools import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
@@ -309,7 +371,12 @@ def _lightgbm_fixture(folder: Path, *, seed: int, labels: list[str], zipmap: boo
     x, x64, y = make_data(seed, n_features, len(labels))
     y_text = np.asarray(labels, dtype=object)[y]
     model = lightgbm.LGBMClassifier(
-        n_estimators=8, num_leaves=7, learning_rate=0.3, random_state=seed, n_jobs=1, deterministic=True,
+        n_estimators=8,
+        num_leaves=7,
+        learning_rate=0.3,
+        random_state=seed,
+        n_jobs=1,
+        deterministic=True,
         verbose=-1,
     )
     model.fit(x[:N_TRAIN], y_text[:N_TRAIN])
@@ -317,17 +384,31 @@ def _lightgbm_fixture(folder: Path, *, seed: int, labels: list[str], zipmap: boo
     proba = model.predict_proba(x[N_TRAIN:])
     # name= sets the graph name, which onnxmltools otherwise draws from uuid4 (a new file every run)
     onx = convert_lightgbm(
-        model, name=folder.name, initial_types=[("input", FloatTensorType([None, n_features]))], zipmap=zipmap
+        model,
+        name=folder.name,
+        initial_types=[("input", FloatTensorType([None, n_features]))],
+        zipmap=zipmap,
     )
     (folder / "model.onnx").write_bytes(onx.SerializeToString())
-    meta = {**_onnxmltools_meta("lightgbm", lightgbm.__version__), **classifier_meta(classes), "notes": notes}
-    return Built(pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)), proba_frame(proba, classes), meta)
+    meta = {
+        **_onnxmltools_meta("lightgbm", lightgbm.__version__),
+        **classifier_meta(classes),
+        "notes": notes,
+    }
+    return Built(
+        pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)),
+        proba_frame(proba, classes),
+        meta,
+    )
 
 
 @fixture("lightgbm_binary", "lightgbm", "onnxmltools")
 def lightgbm_binary(folder: Path) -> Built:
     return _lightgbm_fixture(
-        folder, seed=201, labels=["bad", "good"], zipmap=True,
+        folder,
+        seed=201,
+        labels=["bad", "good"],
+        zipmap=True,
         notes="LGBMClassifier fitted on string labels bad/good (native order = sorted: bad, good). Input "
         "`input` float [None, 4]. Outputs `label` (string tensor, declared shape [1] though it yields "
         "[batch]) and `probabilities` (ZipMap: sequence of map<string, float> keyed bad/good). Labels "
@@ -339,7 +420,10 @@ def lightgbm_binary(folder: Path) -> Built:
 @fixture("lightgbm_multiclass", "lightgbm", "onnxmltools")
 def lightgbm_multiclass(folder: Path) -> Built:
     return _lightgbm_fixture(
-        folder, seed=202, labels=["small", "medium", "large"], zipmap=True,
+        folder,
+        seed=202,
+        labels=["small", "medium", "large"],
+        zipmap=True,
         notes="LGBMClassifier fitted on string labels small/medium/large; native order is sorted: large, "
         "medium, small (not the order they were listed in). Outputs `label` (string tensor, declared "
         "shape [1]) and `probabilities` (ZipMap: sequence of map<string, float> keyed by the strings). "
@@ -351,7 +435,10 @@ def lightgbm_multiclass(folder: Path) -> Built:
 @fixture("lightgbm_multiclass_nozipmap", "lightgbm", "onnxmltools")
 def lightgbm_multiclass_nozipmap(folder: Path) -> Built:
     return _lightgbm_fixture(
-        folder, seed=203, labels=["small", "medium", "large"], zipmap=False,
+        folder,
+        seed=203,
+        labels=["small", "medium", "large"],
+        zipmap=False,
         notes="As lightgbm_multiclass but converted with zipmap=False: `probabilities` is a float tensor "
         "[None, 3] produced by a Mul (by a constant 1.0) after the TreeEnsembleClassifier; its columns "
         "follow classlabels_strings of the classifier node (large, medium, small = native order), and "
@@ -359,8 +446,15 @@ def lightgbm_multiclass_nozipmap(folder: Path) -> Built:
     )
 
 
-def _xgboost_fixture(folder: Path, *, seed: int, n_classes: int, n_estimators: int, encoded: bool,
-                     notes: str) -> Built:
+def _xgboost_fixture(
+    folder: Path,
+    *,
+    seed: int,
+    n_classes: int,
+    n_estimators: int,
+    encoded: bool,
+    notes: str,
+) -> Built:
     import xgboost
     from onnxmltools import convert_xgboost
     from onnxmltools.convert.common.data_types import FloatTensorType
@@ -377,22 +471,46 @@ def _xgboost_fixture(folder: Path, *, seed: int, n_classes: int, n_estimators: i
     else:
         y_fit = y[:N_TRAIN]
     model = xgboost.XGBClassifier(
-        n_estimators=n_estimators, max_depth=3, learning_rate=0.3, random_state=seed, n_jobs=1,
+        n_estimators=n_estimators,
+        max_depth=3,
+        learning_rate=0.3,
+        random_state=seed,
+        n_jobs=1,
         tree_method="exact",
     )
     model.fit(x[:N_TRAIN], y_fit)
     proba = model.predict_proba(x[N_TRAIN:])
-    classes = [str(c) for c in encoder.classes_] if encoded else [str(c) for c in model.classes_]
-    onx = convert_xgboost(model, name=folder.name, initial_types=[("input", FloatTensorType([None, n_features]))])
+    classes = (
+        [str(c) for c in encoder.classes_]
+        if encoded
+        else [str(c) for c in model.classes_]
+    )
+    onx = convert_xgboost(
+        model,
+        name=folder.name,
+        initial_types=[("input", FloatTensorType([None, n_features]))],
+    )
     (folder / "model.onnx").write_bytes(onx.SerializeToString())
-    meta = {**_onnxmltools_meta("xgboost", xgboost.__version__), **classifier_meta(classes), "notes": notes}
-    return Built(pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)), proba_frame(proba, classes), meta)
+    meta = {
+        **_onnxmltools_meta("xgboost", xgboost.__version__),
+        **classifier_meta(classes),
+        "notes": notes,
+    }
+    return Built(
+        pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)),
+        proba_frame(proba, classes),
+        meta,
+    )
 
 
 @fixture("xgboost_binary", "xgboost", "onnxmltools")
 def xgboost_binary(folder: Path) -> Built:
     return _xgboost_fixture(
-        folder, seed=301, n_classes=2, n_estimators=8, encoded=False,
+        folder,
+        seed=301,
+        n_classes=2,
+        n_estimators=8,
+        encoded=False,
         notes="XGBClassifier fitted on integer 0/1 (labels '0', '1'). No ZipMap: onnxmltools' XGBoost "
         "converter adds none. A single TreeEnsembleClassifier (post_transform LOGISTIC, "
         "classlabels_int64s [0, 1]) produces both outputs: `label` int64 [None] and `probabilities` "
@@ -403,7 +521,11 @@ def xgboost_binary(folder: Path) -> Built:
 @fixture("xgboost_multiclass_encoded", "xgboost", "onnxmltools", "sklearn")
 def xgboost_multiclass_encoded(folder: Path) -> Built:
     return _xgboost_fixture(
-        folder, seed=302, n_classes=11, n_estimators=4, encoded=True,
+        folder,
+        seed=302,
+        n_classes=11,
+        n_estimators=4,
+        encoded=True,
         notes="The dangerous case. The user's target is the text '0'..'10' (11 classes); XGBoost needs "
         "0..K-1, so the user ran sklearn LabelEncoder, which sorts as text: '0','1','10','2',...,'9'. "
         "The graph (one TreeEnsembleClassifier, post_transform SOFTMAX, no ZipMap; outputs `label` "
@@ -440,14 +562,21 @@ def _catboost_save(model, folder: Path, seed: int) -> None:
     model.save_model(str(folder / "model.onnx"), format="onnx")
 
 
-def _catboost_classifier(folder: Path, *, seed: int, labels: list[str], notes: str) -> Built:
+def _catboost_classifier(
+    folder: Path, *, seed: int, labels: list[str], notes: str
+) -> Built:
     from catboost import CatBoostClassifier
 
     n_features = 4
     x, x64, y = make_data(seed, n_features, len(labels))
     y_text = np.asarray(labels, dtype=object)[y]
     model = CatBoostClassifier(
-        iterations=10, depth=3, learning_rate=0.3, random_seed=seed, thread_count=1, verbose=False,
+        iterations=10,
+        depth=3,
+        learning_rate=0.3,
+        random_seed=seed,
+        thread_count=1,
+        verbose=False,
         allow_writing_files=False,
     )
     model.fit(x[:N_TRAIN], y_text[:N_TRAIN])
@@ -455,13 +584,19 @@ def _catboost_classifier(folder: Path, *, seed: int, labels: list[str], notes: s
     proba = model.predict_proba(x[N_TRAIN:])
     _catboost_save(model, folder, seed)
     meta = {**_catboost_meta(), **classifier_meta(classes), "notes": notes}
-    return Built(pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)), proba_frame(proba, classes), meta)
+    return Built(
+        pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)),
+        proba_frame(proba, classes),
+        meta,
+    )
 
 
 @fixture("catboost_binary", "catboost")
 def catboost_binary(folder: Path) -> Built:
     return _catboost_classifier(
-        folder, seed=401, labels=["no", "yes"],
+        folder,
+        seed=401,
+        labels=["no", "yes"],
         notes="CatBoostClassifier fitted on string labels no/yes. CatBoost's own ONNX export: input "
         "`features` float [N, 4]; outputs `label` (string tensor [N]) and `probabilities` (ZipMap: "
         "sequence of map<string, float> keyed no/yes). Labels in classlabels_strings of the "
@@ -473,7 +608,9 @@ def catboost_binary(folder: Path) -> Built:
 @fixture("catboost_multiclass", "catboost")
 def catboost_multiclass(folder: Path) -> Built:
     return _catboost_classifier(
-        folder, seed=402, labels=["red", "green", "blue"],
+        folder,
+        seed=402,
+        labels=["red", "green", "blue"],
         notes="CatBoostClassifier fitted on string labels red/green/blue; native order (model.classes_) "
         "is sorted: blue, green, red. CatBoost's own ONNX export: input `features` float [N, 4]; "
         "outputs `label` (string tensor [N]) and `probabilities` (ZipMap keyed by the strings). Labels "
@@ -489,7 +626,12 @@ def catboost_regression(folder: Path) -> Built:
     n_features = 4
     x, x64, y = make_regression(403, n_features)
     model = CatBoostRegressor(
-        iterations=20, depth=3, learning_rate=0.3, random_seed=403, thread_count=1, verbose=False,
+        iterations=20,
+        depth=3,
+        learning_rate=0.3,
+        random_seed=403,
+        thread_count=1,
+        verbose=False,
         allow_writing_files=False,
     )
     model.fit(x[:N_TRAIN], y[:N_TRAIN])
@@ -529,7 +671,9 @@ def _hummingbird_fixture(folder: Path, *, seed: int, labels, notes: str) -> Buil
     # integer class labels"), so the user LabelEncodes the text target and fits on the codes 0..K-1.
     y_text = np.asarray(labels, dtype=object)[y]
     encoder = LabelEncoder().fit(y_text[:N_TRAIN])
-    model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=seed, n_jobs=1)
+    model = RandomForestClassifier(
+        n_estimators=5, max_depth=4, random_state=seed, n_jobs=1
+    )
     model.fit(x[:N_TRAIN], encoder.transform(y_text[:N_TRAIN]))
     classes = [str(c) for c in encoder.classes_]
     proba = model.predict_proba(x[N_TRAIN:])
@@ -544,7 +688,9 @@ def _hummingbird_fixture(folder: Path, *, seed: int, labels, notes: str) -> Buil
 
     torch.onnx.export = legacy_export
     cwd = os.getcwd()
-    os.chdir(folder)  # hummingbird writes (and removes) a temporary <uuid>.onnx in the working directory
+    os.chdir(
+        folder
+    )  # hummingbird writes (and removes) a temporary <uuid>.onnx in the working directory
     try:
         torch.manual_seed(seed)
         container = hummingbird.ml.convert(model, "onnx", x[:N_ROWS])
@@ -560,13 +706,19 @@ def _hummingbird_fixture(folder: Path, *, seed: int, labels, notes: str) -> Buil
         **classifier_meta(classes),
         "notes": notes,
     }
-    return Built(pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)), proba_frame(proba, classes), meta)
+    return Built(
+        pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)),
+        proba_frame(proba, classes),
+        meta,
+    )
 
 
 @fixture("hummingbird_rf_binary", "hummingbird", "torch", "sklearn")
 def hummingbird_rf_binary(folder: Path) -> Built:
     return _hummingbird_fixture(
-        folder, seed=501, labels=["no", "yes"],
+        folder,
+        seed=501,
+        labels=["no", "yes"],
         notes="sklearn RandomForestClassifier (5 trees). hummingbird refuses string class labels, so the "
         "text target no/yes was LabelEncoded (no=0, yes=1) and the forest fitted on the codes; "
         "class_labels are le.classes_. Converted through torch's legacy exporter (opset 13, IR 7). "
@@ -580,7 +732,9 @@ def hummingbird_rf_binary(folder: Path) -> Built:
 @fixture("hummingbird_multiclass", "hummingbird", "torch", "sklearn")
 def hummingbird_multiclass(folder: Path) -> Built:
     return _hummingbird_fixture(
-        folder, seed=502, labels=["cat", "dog", "fox"],
+        folder,
+        seed=502,
+        labels=["cat", "dog", "fox"],
         notes="sklearn RandomForestClassifier (5 trees), text target cat/dog/fox LabelEncoded to 0..2 "
         "(hummingbird refuses string class labels); class_labels are le.classes_. Converted through "
         "torch's legacy exporter (opset 13, IR 7). Input `input_0` float [sym, 4]. Outputs: "
@@ -594,7 +748,9 @@ def hummingbird_multiclass(folder: Path) -> Built:
 # Keras 3 + tf2onnx (the TensorFlow virtualenv)
 
 
-def _keras_fixture(folder: Path, *, seed: int, labels: list[str], sigmoid: bool, notes: str) -> Built:
+def _keras_fixture(
+    folder: Path, *, seed: int, labels: list[str], sigmoid: bool, notes: str
+) -> Built:
     import keras
     import tensorflow as tf
     import tf2onnx
@@ -610,15 +766,24 @@ def _keras_fixture(folder: Path, *, seed: int, labels: list[str], sigmoid: bool,
         [
             keras.Input(shape=(n_features,), name="input"),
             keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(1 if sigmoid else len(labels), activation="sigmoid" if sigmoid else "softmax"),
+            keras.layers.Dense(
+                1 if sigmoid else len(labels),
+                activation="sigmoid" if sigmoid else "softmax",
+            ),
         ]
     )
     model.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss="binary_crossentropy" if sigmoid else "sparse_categorical_crossentropy",
     )
-    model.fit(x[:N_TRAIN], y[:N_TRAIN].astype(np.float32 if sigmoid else np.int64), epochs=20, batch_size=50,
-              shuffle=False, verbose=0)
+    model.fit(
+        x[:N_TRAIN],
+        y[:N_TRAIN].astype(np.float32 if sigmoid else np.int64),
+        epochs=20,
+        batch_size=50,
+        shuffle=False,
+        verbose=0,
+    )
     out = np.asarray(model.predict(x[N_TRAIN:], verbose=0), dtype=np.float64)
     proba = np.column_stack([1.0 - out[:, 0], out[:, 0]]) if sigmoid else out
 
@@ -627,9 +792,13 @@ def _keras_fixture(folder: Path, *, seed: int, labels: list[str], sigmoid: bool,
 
     @tf.function(input_signature=signature)
     def serve(inputs):
-        return {"probability" if sigmoid else "probabilities": model(inputs, training=False)}
+        return {
+            "probability" if sigmoid else "probabilities": model(inputs, training=False)
+        }
 
-    tf2onnx.convert.from_function(serve, input_signature=signature, output_path=str(folder / "model.onnx"))
+    tf2onnx.convert.from_function(
+        serve, input_signature=signature, output_path=str(folder / "model.onnx")
+    )
     meta = {
         "exporter": "tf2onnx.convert.from_function",
         "exporter_version": tf2onnx.__version__,
@@ -638,13 +807,20 @@ def _keras_fixture(folder: Path, *, seed: int, labels: list[str], sigmoid: bool,
         **classifier_meta(labels),
         "notes": notes,
     }
-    return Built(pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)), proba_frame(proba, labels), meta)
+    return Built(
+        pd.DataFrame(x64[N_TRAIN:], columns=feature_names(n_features)),
+        proba_frame(proba, labels),
+        meta,
+    )
 
 
 @fixture("keras_multiclass_softmax", "tensorflow", "keras", "tf2onnx")
 def keras_multiclass_softmax(folder: Path) -> Built:
     return _keras_fixture(
-        folder, seed=601, labels=["cat", "dog", "fox"], sigmoid=False,
+        folder,
+        seed=601,
+        labels=["cat", "dog", "fox"],
+        sigmoid=False,
         notes="Keras 3 Sequential 4-16-3 with a softmax head, exported by tf2onnx from a tf.function "
         "returning {'probabilities': model(x)}. Input `input` float [unk__, 4]; one output "
         "`probabilities` float [unk__, 3] from a Softmax node, in class index order (cat, dog, fox). "
@@ -655,7 +831,10 @@ def keras_multiclass_softmax(folder: Path) -> Built:
 @fixture("keras_binary_sigmoid", "tensorflow", "keras", "tf2onnx")
 def keras_binary_sigmoid(folder: Path) -> Built:
     return _keras_fixture(
-        folder, seed=602, labels=["no", "yes"], sigmoid=True,
+        folder,
+        seed=602,
+        labels=["no", "yes"],
+        sigmoid=True,
         notes="Keras 3 Sequential 4-16-1 with a sigmoid head, exported by tf2onnx from a tf.function "
         "returning {'probability': model(x)}. Input `input` float [unk__, 4]; one output "
         "`probability` float [unk__, 1] from a Sigmoid node = P(yes), the positive class. No labels "
@@ -683,19 +862,34 @@ def build(fx: Fixture) -> None:
         if folder.exists():
             shutil.rmtree(folder)
         shutil.copytree(work, folder)
-    files = ", ".join(f"{p.name} ({p.stat().st_size} B)" for p in sorted(folder.iterdir()))
+    files = ", ".join(
+        f"{p.name} ({p.stat().st_size} B)" for p in sorted(folder.iterdir())
+    )
     print(f"{fx.name}: {files}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(FIXTURES), help="build these fixtures only")
-    parser.add_argument("--list", action="store_true", help="list the fixtures and what each needs")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=sorted(FIXTURES),
+        help="build these fixtures only",
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="list the fixtures and what each needs"
+    )
     args = parser.parse_args(argv)
     if args.list:
         for fx in FIXTURES.values():
             missing = available(fx)
-            print(f"{fx.name:32} needs {', '.join(fx.modules)}" + (f"  (missing here: {', '.join(missing)})" if missing else ""))
+            print(
+                f"{fx.name:32} needs {', '.join(fx.modules)}"
+                + (f"  (missing here: {', '.join(missing)})" if missing else "")
+            )
         return 0
     names = args.only or list(FIXTURES)
     failed = False
@@ -703,7 +897,10 @@ def main(argv: list[str] | None = None) -> int:
         fx = FIXTURES[name]
         missing = available(fx)
         if missing:
-            print(f"{name}: skipped, this virtualenv lacks {', '.join(missing)}", flush=True)
+            print(
+                f"{name}: skipped, this virtualenv lacks {', '.join(missing)}",
+                flush=True,
+            )
             failed = failed or bool(args.only)
             continue
         build(fx)
