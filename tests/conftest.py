@@ -1,10 +1,6 @@
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # tests/models.py and friends import as plain modules
 
 
 def stray(name: str) -> bool:

@@ -2,16 +2,20 @@
 built with ``onnx.helper`` whose expected outputs the tests compute with numpy."""
 
 from pathlib import Path
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import onnx
 import pandas as pd
 from onnx import TensorProto, helper
-from skl2onnx import to_onnx
+from skl2onnx import convert_sklearn, to_onnx
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 OPSET = 17
 ML_OPSET = helper.make_opsetid("ai.onnx.ml", 3)
@@ -220,9 +224,79 @@ def pipeline_onnx(model, frame: pd.DataFrame, zipmap: bool = True) -> bytes:
     ).SerializeToString()
 
 
+def by_name_classifier():
+    """A binary no/yes pipeline with one float ``[None, 1]`` input per column f0..f3 (columns matched by
+    name), its ONNX bytes and training frame."""
+    frame = features(300, seed=1).astype(np.float32)
+    y = np.where(frame["f0"] + 0.5 * frame["f1"] - frame["f2"] > 0, "yes", "no")
+    model = make_pipeline(
+        ColumnTransformer([("scale", StandardScaler(), list(frame.columns))]), LogisticRegression()
+    ).fit(frame, y)
+    onnx = convert_sklearn(
+        model, initial_types=[(c, FloatTensorType([None, 1])) for c in frame.columns],
+        options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3},
+    ).SerializeToString()
+    return model, onnx, frame
+
+
+ZIPS = ["02134", "02139", "10001", "90210"]  # codes that pandas would read as the numbers 2134, 2139...
+
+
+def zip_classifier():
+    """A binary no/yes pipeline one-hot encoding a ``zip`` string input beside a float ``x``: the codes only
+    match the graph's categories when they reach it as sent, leading zero included."""
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"zip": rng.choice(ZIPS, 300), "x": rng.normal(size=300).astype(np.float32)})
+    y = np.where(frame["zip"].isin(ZIPS[:2]) ^ (frame["x"] > 1.2), "yes", "no")
+    model = make_pipeline(
+        ColumnTransformer([("zip", OneHotEncoder(handle_unknown="ignore"), ["zip"]), ("x", "passthrough", ["x"])]),
+        LogisticRegression(),
+    ).fit(frame, y)
+    onnx = convert_sklearn(
+        model, initial_types=[("zip", StringTensorType([None, 1])), ("x", FloatTensorType([None, 1]))],
+        options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3},
+    ).SerializeToString()
+    return model, onnx, frame
+
+
+PIPELINE_TARGETS = ("binary", "multiclass", "regression")
+PIPELINE_ZIPMAP = {"binary": True, "multiclass": False}  # both skl2onnx forms: ZipMap dicts and a plain tensor
+
+
+def exported_pipeline(target: str):
+    """``pipeline(target)`` and its ONNX bytes: binary with skl2onnx's ZipMap, multiclass without."""
+    model, train = pipeline(target)
+    return model, pipeline_onnx(model, train, zipmap=PIPELINE_ZIPMAP.get(target, False))
+
+
+# Requests look like a client's table: an ID and the target column besides the features, the columns
+# in another order than the model's inputs, and a blank in the ``zone`` code column.
+TARGET_COLUMN = "outcome"
+REQUEST_ORDER = ["visits", "id", "zone", TARGET_COLUMN, "income", "city", "age"]
+
+
+def request_rows(n_rows: int = 40) -> pd.DataFrame:
+    """Feature rows as scikit-learn sees them; row 3's zone is missing."""
+    rows = mixed_frame(n_rows, seed=7)
+    rows.loc[2, "zone"] = np.nan
+    return rows
+
+
+def as_sent(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` as a client sends them: with an ID and the target column, columns reordered."""
+    return rows.assign(id=np.arange(1000, 1000 + len(rows)), **{TARGET_COLUMN: "?"})[REQUEST_ORDER]
+
+
+def sent_labels(model, target: str) -> List[str]:
+    """DataRobot's labels in an order unlike ``model.classes_``: (negative, positive) for binary with
+    the model's FIRST class as positive; reversed classes for multiclass."""
+    return list(labels_in_other_order(model.classes_)) if target != "regression" else []
+
+
 def isolation_forest(seed: int = 0):
     """A fitted ``IsolationForest`` and its training frame; skl2onnx gives it outputs ``label`` (±1) and ``scores``."""
     from sklearn.ensemble import IsolationForest
 
     frame = features(200, seed=seed)
     return IsolationForest(n_estimators=20, random_state=seed).fit(frame.to_numpy(np.float32)), frame
+

@@ -17,12 +17,11 @@ import pytest
 import requests
 
 from drum_helpers import DrumServer, label_args, run_drum_score
-from models import write_model
-from test_reading import FORMATS, WIDE, by_name_classifier, encoded, proba_of, zip_classifier
+from helpers import FORMATS, ROOT, WIDE, encoded, proba_of
+from models import by_name_classifier, write_model, zip_classifier
 
 pytestmark = pytest.mark.drum
 
-REPO = Path(__file__).resolve().parent.parent
 HOOKS_PY = "from dr_onnx_hooks import load_model, score, read_input_data\n"
 LABELS = label_args("yes", "no")
 CONTENT_TYPES = {
@@ -153,7 +152,7 @@ def test_drum_score_names_matrix_market_columns_from_the_sparse_column_file(tmp_
 def default_code_server(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("default_code")
     model, onnx, frame = zip_classifier()
-    code_dir = Path(shutil.copytree(REPO / "default_code", root / "code"))
+    code_dir = Path(shutil.copytree(ROOT / "default_code", root / "code"))
     assert sorted(p.name for p in code_dir.iterdir()) == ["custom.py"]
     model_dir = write_model(root / "artifact", onnx)
     return _serve(request, code_dir, env={"DR_ONNX_MODEL_DIR": str(model_dir)}), model, frame

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from models import softmax_graph, write_model
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "archives.py"
 
 

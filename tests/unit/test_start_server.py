@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
 FAKE_DRUM = """#!/bin/sh
 echo "ARGS=$*"
 echo "CODE_DIR=$CODE_DIR"

@@ -12,7 +12,6 @@ columns by position, so renamed columns are accepted (a multi-input model reads 
 import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
@@ -23,13 +22,14 @@ import pytest
 import requests
 
 from drum_helpers import DrumServer, csv_bytes, label_args
+from helpers import ROOT
 from models import (
     classifier, features, mixed_frame, pipeline, pipeline_onnx, proba_by_label, regressor, sklearn_onnx, write_model,
 )
 
 pytestmark = pytest.mark.drum
 
-DEFAULT_CODE = Path(__file__).resolve().parent.parent / "default_code"
+DEFAULT_CODE = ROOT / "default_code"
 CSV = "text/csv"
 HEADER = b"f0,f1,f2,f3\n"
 

@@ -1,9 +1,10 @@
 """The package never deserialises or evaluates what a request or a model folder brings."""
 
 import ast
-from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "dr_onnx_hooks"
+from helpers import ROOT
+
+PACKAGE = ROOT / "dr_onnx_hooks"
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_MODULES = {"pickle", "cPickle", "dill", "joblib", "marshal", "shelve", "cloudpickle", "subprocess"}
 

@@ -1,10 +1,6 @@
 """The request reader behind ``read_input_data``: formats recognised from the bytes, 422s that say
-what and where, 413s before the expensive parse, and string-input columns kept as sent.
+what and where, 413s before the expensive parse, and string-input columns kept as sent."""
 
-``encoded`` and the two models here are shared with ``test_reading_server.py``.
-"""
-
-import codecs
 import io
 import json
 import os
@@ -21,87 +17,14 @@ import pytest
 from datarobot_drum.drum.enum import TargetType
 from datarobot_drum.drum.utils.structured_input_read_utils import StructuredInputReadUtils
 from onnx import TensorProto
-from scipy import sparse
-from scipy.io import mmwrite
-from skl2onnx import convert_sklearn
-from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import dr_onnx_hooks
 from dr_onnx_hooks import load_model, read_input_data, score
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.inputs import InputFeed, ModelInput
 from dr_onnx_hooks.reading import Limits, RequestReader, TextColumns, name_sparse_columns
-from models import OPSET, features, identity_graph, write_model
-
-FORMATS = ("csv", "csv-bom-crlf", "json-records", "json-split", "json-instances", "arrow-file", "arrow-stream")
-
-
-def encoded(frame: pd.DataFrame, fmt: str) -> bytes:
-    """``frame`` as a request body in ``fmt`` (one of ``FORMATS`` or ``mtx``; mtx: numbers only, no names)."""
-    if fmt == "csv":
-        return frame.to_csv(index=False).encode()
-    if fmt == "csv-bom-crlf":
-        return codecs.BOM_UTF8 + frame.to_csv(index=False, lineterminator="\r\n").encode()
-    records = json.loads(frame.to_json(orient="records", double_precision=15))
-    if fmt == "json-records":
-        return json.dumps(records).encode()
-    if fmt == "json-instances":
-        return json.dumps({"instances": records}).encode()
-    if fmt == "json-split":
-        return json.dumps({"columns": list(frame.columns), "data": [list(r.values()) for r in records]}).encode()
-    sink = io.BytesIO()
-    if fmt == "mtx":
-        mmwrite(sink, sparse.coo_matrix(frame.to_numpy(np.float64)))
-        return sink.getvalue()
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with (pa.ipc.new_file if fmt == "arrow-file" else pa.ipc.new_stream)(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def by_name_classifier():
-    """A binary no/yes pipeline with one float ``[None, 1]`` input per column f0..f3 (columns matched by
-    name), its ONNX bytes and training frame."""
-    frame = features(300, seed=1).astype(np.float32)
-    y = np.where(frame["f0"] + 0.5 * frame["f1"] - frame["f2"] > 0, "yes", "no")
-    model = make_pipeline(
-        ColumnTransformer([("scale", StandardScaler(), list(frame.columns))]), LogisticRegression()
-    ).fit(frame, y)
-    onnx = convert_sklearn(
-        model, initial_types=[(c, FloatTensorType([None, 1])) for c in frame.columns],
-        options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3},
-    ).SerializeToString()
-    return model, onnx, frame
-
-
-ZIPS = ["02134", "02139", "10001", "90210"]  # codes that pandas would read as the numbers 2134, 2139...
-
-
-def zip_classifier():
-    """A binary no/yes pipeline one-hot encoding a ``zip`` string input beside a float ``x``: the codes only
-    match the graph's categories when they reach it as sent, leading zero included."""
-    rng = np.random.RandomState(0)
-    frame = pd.DataFrame({"zip": rng.choice(ZIPS, 300), "x": rng.normal(size=300).astype(np.float32)})
-    y = np.where(frame["zip"].isin(ZIPS[:2]) ^ (frame["x"] > 1.2), "yes", "no")
-    model = make_pipeline(
-        ColumnTransformer([("zip", OneHotEncoder(handle_unknown="ignore"), ["zip"]), ("x", "passthrough", ["x"])]),
-        LogisticRegression(),
-    ).fit(frame, y)
-    onnx = convert_sklearn(
-        model, initial_types=[("zip", StringTensorType([None, 1])), ("x", FloatTensorType([None, 1]))],
-        options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3},
-    ).SerializeToString()
-    return model, onnx, frame
-
-
-def proba_of(model, rows: pd.DataFrame) -> dict:
-    """scikit-learn's probabilities by class name."""
-    return dict(zip(model.classes_, model.predict_proba(rows).T))
-
+from helpers import FORMATS, WIDE, encoded, proba_of
+from models import by_name_classifier, features, identity_graph, write_model, zip_classifier
 
 MTX_BANNER = b"%%MatrixMarket matrix coordinate real general\n"
 
@@ -232,9 +155,6 @@ def test_bodies_that_crash_the_parsers_underneath_are_read_or_refused(body, outc
 
 
 # --- limits: 413 before the expensive parse ------------------------------------------------------
-
-WIDE = ",".join(["c"] * 4_000_000).encode()  # an 8 MB header of 4 million columns
-
 
 @pytest.mark.parametrize(
     "body",
