@@ -1,16 +1,14 @@
 """DRUM hooks that serve an ONNX model by the DataRobot ONNX environment's contract.
 
-A model folder's ``custom.py`` can be the single line::
+A model folder's ``custom.py`` is the single line::
 
-    from dr_onnx_hooks import load_model, score
+    from dr_onnx_hooks import load_model, read_input_data, score
 
-or, to accept JSON and Arrow bodies besides CSV and Matrix Market, with bounded and checked parsing::
-
-    from dr_onnx_hooks import load_model, score, read_input_data
-
-Only ``load_model`` and ``score`` are exported by ``import *``: DRUM treats any ``init``,
-``transform``, ``read_input_data``, ``post_process``... found in ``custom.py`` as a hook, so each
-further hook must be imported by name.
+(``from dr_onnx_hooks import *`` imports the same three). ``read_input_data`` reads the request
+itself: CSV columns that feed string inputs stay text as sent (``02134``, ``NA``), JSON and Arrow
+bodies are accepted, parsing is bounded. ``from dr_onnx_hooks import load_model, score`` works
+too, but leaves the request to DRUM's parser, which reads ``02134`` as the number 2134 and ``NA``
+as missing: ``load_model`` warns when such a model has string inputs.
 """
 
 import logging
@@ -22,5 +20,5 @@ from .hooks import load_model, read_input_data, score
 if logging.getLogger(__name__).level == logging.NOTSET:
     logging.getLogger(__name__).setLevel(logging.INFO)
 
-__all__ = ["load_model", "score"]
+__all__ = ["load_model", "read_input_data", "score"]
 __version__ = "0.1.0"

@@ -1,29 +1,97 @@
-"""What the ONNX graph itself says: the class labels it carries and where ZipMap nodes read from.
+"""What the ONNX graph itself says about its class output, read once at load.
 
-Converters store class labels on ``ai.onnx.ml`` nodes (``classlabels_strings`` or
-``classlabels_int64s`` on ``LinearClassifier``, ``TreeEnsembleClassifier``, ``SVMClassifier``,
-``ZipMap``...). A ZipMap turns a float ``[N, C]`` tensor into one ``{label: probability}`` dict per
-row; we read that float tensor directly instead, with the ZipMap's labels naming its columns.
+* **Where the class labels are kept.** Converters keep them in one of three places, tried in
+  this order for the tensor the probabilities are read from:
+
+  1. the keys of the ZipMap that turns it into one ``{label: probability}`` dict per row;
+  2. a constant class tensor that a label output reads with ``ArrayFeatureExtractor`` or
+     ``Gather`` at the ``ArgMax`` of this very tensor (skl2onnx's MLP and stacking exports, with
+     ``zipmap=False``): the labels the model itself emits;
+  3. the ``classlabels_strings`` / ``classlabels_int64s`` / ``classlabels_ints`` attribute of the
+     ``ai.onnx.ml`` classifier node that produces the tensor (through ops that keep its columns:
+     ``Identity``, ``Cast``, ``Normalizer``...), never of whichever classifier node comes first
+     (a stacking model's inner nodes carry encoded ``[0, 1]``).
+
+* **Labels or indices.** Integer labels that are exactly ``0 .. K-1`` may be class *indices*:
+  XGBoost trains on ``0 .. K-1`` only, and onnxmltools' XGBoost converter writes those, whatever
+  the user's labels were before encoding. skl2onnx writes the estimator's ``classes_``, which
+  are the labels themselves. So ``0 .. K-1`` count as labels from skl2onnx, as indices from
+  onnxmltools (``OnnxMLTools``), and as unsure from any other producer; ``labels.py`` decides
+  what each means for the columns.
+
+* **Probability or not.** Decided from the op that produces the tensor: ``Softmax`` and
+  ``Sigmoid`` give probabilities, ``LogSoftmax`` (or ``Log`` of probabilities) log-probabilities,
+  a classifier node its ``post_transform`` (``NONE`` on a linear or SVM classifier without
+  Platt scaling: raw scores), ``Gemm`` / ``MatMul`` / ``Add`` raw scores (logits). Anything else
+  is unknown here, and the warm-up run decides (``plan``).
+
+* **One output per class** (skl2onnx ``zipmap="columns"``): outputs that are each one column
+  ``Slice``d from the same tensor are read as that tensor.
+
+A ZipMap output, or the tensor behind per-class outputs, is served by exposing the float tensor
+as a graph output and dropping the ZipMap (``served``).
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 ML_DOMAIN = "ai.onnx.ml"
-LABEL_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s")
+LABEL_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")
+CLASSIFIERS = ("LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier")
+
+# What the labels a graph keeps mean for the probability columns (see the module docstring).
+LABELS, INDICES, UNSURE = "labels", "indices", "unsure"
+PRODUCER_MEANINGS = {"skl2onnx": LABELS, "OnnxMLTools": INDICES}
+
+# How a tensor's values relate to probabilities.
+PROBABILITY, LOG_PROBABILITY, SCORES, UNKNOWN = "probability", "log-probability", "raw scores", "unknown"
+
+SAME_VALUES = ("Identity", "Cast")  # a tensor passed on as it is
+SAME_COLUMNS = SAME_VALUES + ("Normalizer", "Reshape", "Flatten", "Squeeze", "Unsqueeze")  # its columns kept
+PICK_COLUMNS = ("Slice", "ArrayFeatureExtractor", "Gather")  # some of its columns, values unchanged
+PROBABILITY_OPS = ("Softmax", "Sigmoid")
+SCORE_OPS = ("Gemm", "MatMul", "Add", "Sub", "Mul", "Div")
 
 Labels = Tuple[str, ...]
 
 
 @dataclass(frozen=True)
+class GraphLabels:
+    """Class labels the graph keeps for a tensor's columns, where they were found, what they mean."""
+
+    labels: Labels
+    source: str
+    meaning: str  # LABELS, INDICES or UNSURE
+    label_output: Optional[str] = None  # the graph output that emits these labels, if any
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Whether a tensor holds probabilities, and what says so."""
+
+    kind: str  # PROBABILITY, LOG_PROBABILITY, SCORES or UNKNOWN
+    source: str
+
+
+@dataclass(frozen=True)
 class ZipMapSource:
-    """The float tensor a ZipMap output is made from, and the labels of its columns."""
+    """The float tensor a ZipMap output is made from, and the ZipMap's labels."""
 
     tensor: str
-    labels: Labels
+    labels: GraphLabels
+
+
+@dataclass(frozen=True)
+class PerClassOutputs:
+    """Graph outputs that are each one column of ``tensor`` (skl2onnx ``zipmap="columns"``), in column order."""
+
+    tensor: str
+    outputs: Tuple[str, ...]
 
 
 def type_name(value: onnx.TypeProto) -> str:
@@ -53,55 +121,181 @@ def declared_outputs(model: onnx.ModelProto) -> List[Tuple[str, str, Tuple[Union
     ]
 
 
-def node_labels(node: onnx.NodeProto) -> Optional[Labels]:
-    """The class labels stored on an ``ai.onnx.ml`` node, as strings; None if it has none."""
-    if node.domain != ML_DOMAIN:
-        return None
+def _text(values: Iterable[object]) -> Labels:
+    return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+
+
+def _attribute(node: onnx.NodeProto, name: str) -> object:
     for attribute in node.attribute:
-        if attribute.name in LABEL_ATTRIBUTES:
-            values = helper.get_attribute_value(attribute)
-            return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+        if attribute.name == name:
+            return helper.get_attribute_value(attribute)
     return None
 
 
-def zipmap_sources(model: onnx.ModelProto) -> Dict[str, ZipMapSource]:
-    """Graph output name -> the ZipMap feeding it, for every output made by a ZipMap node."""
-    outputs = {o.name for o in model.graph.output}
-    sources = {}
-    for node in model.graph.node:
-        if node.op_type == "ZipMap" and node.domain == ML_DOMAIN and node.output[0] in outputs:
-            labels = node_labels(node)
-            if labels:
-                sources[node.output[0]] = ZipMapSource(tensor=node.input[0], labels=labels)
-    return sources
+class Graph:
+    """The graph indexed once: which node makes each tensor, the constants' values, the outputs."""
+
+    def __init__(self, model: onnx.ModelProto) -> None:
+        self.model = model
+        self.producer_name = model.producer_name
+        self.nodes = list(model.graph.node)
+        self.makers = {out: node for node in self.nodes for out in node.output if out}
+        self.outputs = {o.name: type_name(o.type) for o in model.graph.output}
+        self.constants: Dict[str, np.ndarray] = {
+            t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL
+        }
+        for node in self.nodes:
+            value = _attribute(node, "value") if node.op_type == "Constant" else None
+            if isinstance(value, onnx.TensorProto) and value.data_location != onnx.TensorProto.EXTERNAL:
+                self.constants[node.output[0]] = numpy_helper.to_array(value)
+
+    def maker(self, tensor: str) -> Optional[onnx.NodeProto]:
+        return self.makers.get(tensor)
+
+    def back(self, tensor: str, through: Tuple[str, ...]) -> str:
+        """Follow ``tensor`` back through ops of the kinds ``through`` (their first input) to where it is made."""
+        seen = set()
+        while (node := self.makers.get(tensor)) is not None and node.op_type in through and tensor not in seen:
+            seen.add(tensor)
+            tensor = node.input[0]
+        return tensor
+
+    def zipmap_sources(self) -> Dict[str, ZipMapSource]:
+        """Graph output name -> the ZipMap feeding it, for every output made by a ZipMap node with labels."""
+        sources = {}
+        for node in self.nodes:
+            if node.op_type == "ZipMap" and node.domain == ML_DOMAIN and node.output[0] in self.outputs:
+                found = self._node_labels(node, "ZipMap keys")
+                if found:
+                    sources[node.output[0]] = ZipMapSource(node.input[0], found)
+        return sources
+
+    def labels(self, tensor: str) -> Optional[GraphLabels]:
+        """The class labels the graph keeps for ``tensor``'s columns (sources 2 and 3 of the docstring)."""
+        root = self.back(tensor, SAME_COLUMNS)
+        for output, output_type in self.outputs.items():
+            if output_type in ("tensor(string)", "tensor(int64)", "tensor(int32)"):
+                found = self._emitted_labels(output, root)
+                if found:
+                    return found
+        maker = self.maker(root)
+        if maker is not None and maker.domain == ML_DOMAIN and maker.op_type in CLASSIFIERS and maker.output[1:2] == [root]:
+            label_output = self.back(maker.output[0], SAME_COLUMNS)
+            found = self._node_labels(maker, f"{_attribute_name(maker)} of {maker.op_type}")
+            emitted = [o for o in self.outputs if self.back(o, SAME_COLUMNS) == label_output]
+            return GraphLabels(found.labels, found.source, found.meaning, emitted[0] if emitted else None) if found else None
+        return None
+
+    def _emitted_labels(self, output: str, root: str) -> Optional[GraphLabels]:
+        """Labels a label output reads from a constant at the ArgMax of ``root``, else None."""
+        picker = self.maker(self.back(output, SAME_COLUMNS))
+        if picker is None or picker.op_type not in ("ArrayFeatureExtractor", "Gather") or len(picker.input) < 2:
+            return None
+        classes = self.constants.get(picker.input[0])
+        argmax = self.maker(self.back(picker.input[1], SAME_COLUMNS))
+        if classes is None or classes.ndim != 1 or argmax is None or argmax.op_type != "ArgMax":
+            return None
+        if _attribute(argmax, "axis") not in (1, -1) or self.back(argmax.input[0], SAME_COLUMNS) != root:
+            return None
+        values = _text(classes.tolist())
+        return GraphLabels(values, f"constant {picker.input[0]!r} behind label output {output!r}", self._meaning(classes.tolist()), output)
+
+    def _node_labels(self, node: onnx.NodeProto, source: str) -> Optional[GraphLabels]:
+        for name in LABEL_ATTRIBUTES:
+            values = _attribute(node, name)
+            if isinstance(values, list) and values:
+                return GraphLabels(_text(values), source, self._meaning(values))
+        return None
+
+    def _meaning(self, values: List[object]) -> str:
+        if all(isinstance(v, (int, np.integer)) for v in values) and list(values) == list(range(len(values))):
+            return PRODUCER_MEANINGS.get(self.producer_name, UNSURE)
+        return LABELS
+
+    def scale(self, tensor: str) -> Scale:
+        """Whether ``tensor`` holds probabilities, from the op that makes it."""
+        source = self.back(tensor, SAME_COLUMNS + PICK_COLUMNS)
+        node = self.maker(source)
+        if node is None:
+            return Scale(UNKNOWN, f"{source!r} is not computed by a node")
+        where = f"{node.op_type} node {node.name or source!r}"
+        if node.op_type in PROBABILITY_OPS:
+            return Scale(PROBABILITY, where)
+        if node.op_type == "LogSoftmax":
+            return Scale(LOG_PROBABILITY, where)
+        if node.op_type == "Log" and self.scale(node.input[0]).kind == PROBABILITY:
+            return Scale(LOG_PROBABILITY, f"{where} of probabilities")
+        if node.domain == ML_DOMAIN and node.op_type in CLASSIFIERS:
+            return _classifier_scale(node, where)
+        if node.op_type == "Concat":
+            kinds = {self.scale(i).kind for i in node.input if i not in self.constants}
+            if len(kinds) == 1:
+                return Scale(kinds.pop(), f"{where} of {'probabilities' if PROBABILITY in kinds or not kinds else 'its inputs'}")
+            return Scale(UNKNOWN, where)
+        if node.op_type == "Sub" and node.input[0] in self.constants and self.scale(node.input[1]).kind == PROBABILITY:
+            return Scale(PROBABILITY, f"{where}: 1 - a probability")
+        if node.op_type in SCORE_OPS:
+            return Scale(SCORES, f"{where} (a linear layer without softmax or sigmoid)")
+        return Scale(UNKNOWN, where)
+
+    def per_class_outputs(self) -> List[PerClassOutputs]:
+        """Groups of float outputs that are each one column ``Slice``d from the same tensor, all columns covered."""
+        columns: Dict[str, Dict[int, str]] = defaultdict(dict)
+        for output, output_type in self.outputs.items():
+            if output_type not in ("tensor(float)", "tensor(double)"):
+                continue
+            node = self.maker(self.back(output, SAME_COLUMNS))
+            if node is None or node.op_type != "Slice" or len(node.input) < 4:
+                continue
+            starts, ends, axes = (self.constants.get(i) for i in node.input[1:4])
+            if starts is None or ends is None or axes is None or starts.size != 1 or axes.size != 1:
+                continue
+            if int(axes.flat[0]) in (1, -1) and int(ends.flat[0]) == int(starts.flat[0]) + 1:
+                columns[node.input[0]][int(starts.flat[0])] = output
+        return [
+            PerClassOutputs(tensor, tuple(found[k] for k in range(len(found))))
+            for tensor, found in columns.items()
+            if len(found) >= 2 and sorted(found) == list(range(len(found)))
+        ]
+
+    def external_data_files(self) -> List[str]:
+        """The files beside the model that hold weights (initializers, Constant values, subgraphs' too)."""
+        return external_data_files(self.model)
 
 
-def classifier_labels(model: onnx.ModelProto) -> Optional[Labels]:
-    """The class labels of the graph's classifier nodes when they all agree, else None."""
-    found = {labels for node in model.graph.node if (labels := node_labels(node))}
-    return found.pop() if len(found) == 1 else None
+def _attribute_name(node: onnx.NodeProto) -> str:
+    return next((a.name for a in node.attribute if a.name in LABEL_ATTRIBUTES), "labels")
 
 
-def bypass_zipmaps(model: onnx.ModelProto, bypassed: Dict[str, str]) -> bytes:
-    """The model serialised with each ZipMap output in ``bypassed`` (output -> the tensor feeding
-    its ZipMap) replaced by that float tensor, and the ZipMap node removed: onnxruntime would
-    otherwise still build one dict per row even when only the tensor is fetched."""
-    changed = onnx.ModelProto()
-    changed.CopyFrom(model)
-    graph = changed.graph
-    kept_nodes = [n for n in graph.node if not (n.op_type == "ZipMap" and n.output[0] in bypassed)]
-    kept_outputs = [o for o in graph.output if o.name not in bypassed]
-    del graph.node[:]
-    graph.node.extend(kept_nodes)
-    del graph.output[:]
-    graph.output.extend(kept_outputs)
-    exposed = [t for t in dict.fromkeys(bypassed.values()) if t not in {o.name for o in kept_outputs}]
-    graph.output.extend(helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None) for t in exposed)
-    return changed.SerializeToString()
+def _classifier_scale(node: onnx.NodeProto, where: str) -> Scale:
+    transform = _attribute(node, "post_transform")
+    transform = transform.decode() if isinstance(transform, bytes) else (transform or "NONE")
+    if transform != "NONE":
+        return Scale(PROBABILITY, f"{where} with post_transform {transform}")
+    if node.op_type == "SVMClassifier" and _attribute(node, "prob_a") is not None:
+        return Scale(PROBABILITY, f"{where} with Platt scaling (prob_a, prob_b)")
+    if node.op_type == "TreeEnsembleClassifier":  # leaf values averaged: a forest's probabilities, or scores
+        return Scale(UNKNOWN, f"{where} with post_transform NONE")
+    return Scale(SCORES, f"{where} with post_transform NONE (decision function)")
 
 
-def has_external_data(model: onnx.ModelProto) -> bool:
-    """True when some weights live in files beside the model (they are resolved from its path)."""
-    return any(
-        t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer
+def external_data_files(model: onnx.ModelProto) -> List[str]:
+    """The ``location`` of every tensor stored as external data, each once, in the order found."""
+    locations = (
+        next((entry.value for entry in t.external_data if entry.key == "location"), "")
+        for t in _tensors(model.graph) if t.data_location == onnx.TensorProto.EXTERNAL
     )
+    return list(dict.fromkeys(loc for loc in locations if loc))
+
+
+def _tensors(graph: onnx.GraphProto) -> Iterable[onnx.TensorProto]:
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.TENSOR:
+                yield attribute.t
+            elif attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _tensors(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for subgraph in attribute.graphs:
+                    yield from _tensors(subgraph)

@@ -1,6 +1,8 @@
 """DRUM's ``load_model``, ``read_input_data`` and ``score`` hooks."""
 
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -12,6 +14,10 @@ from .plan import ModelPlan
 from .reading import Limits, RequestReader, TextColumns, name_sparse_columns
 from .settings import Settings
 from .targets import CLASS_TARGETS, target_type
+
+logger = logging.getLogger(__name__)
+
+DRUM_CUSTOM_MODULE = "custom"  # DRUM imports the model folder's custom.py under this name
 
 # The reader for the model ``load_model`` loaded: ``read_input_data`` gets only the bytes, and DRUM
 # loads one model per process (per gunicorn worker), always before the first request.
@@ -28,7 +34,16 @@ def load_model(code_dir: str) -> ModelPlan:
     global _reader
     settings = Settings.read()
     plan = ModelPlan.load(find_artifact(settings.model_dir or Path(code_dir)), settings)
-    _reader = RequestReader(settings.limits, TextColumns.of(plan.feed))
+    text = TextColumns.of(plan.feed)
+    _reader = RequestReader(settings.limits, text)
+    custom = sys.modules.get(DRUM_CUSTOM_MODULE)
+    if text and custom is not None and getattr(custom, "read_input_data", None) is not read_input_data:
+        logger.warning(
+            "%s feeds string inputs, but custom.py does not import dr_onnx_hooks' read_input_data: DRUM's own "
+            "parser reads the requests, so codes like 02134 arrive as the number 2134 and NA as missing. Write "
+            "custom.py as: from dr_onnx_hooks import load_model, read_input_data, score",
+            plan.path.name,
+        )
     return plan
 
 

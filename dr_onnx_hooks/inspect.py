@@ -18,6 +18,7 @@ from .errors import DrOnnxError, ModelError
 from .inputs import InputFeed
 from .plan import ModelPlan
 from .settings import Settings
+from .outputs import kind
 from .targets import TARGETS
 
 CANNOT_SERVE = 1  # exit status: the model cannot be loaded, or not for the asked target type
@@ -60,7 +61,8 @@ def _target(plan: ModelPlan, target: str) -> Dict[str, Any]:
         "output": choice.name,
         "reads": choice.fetch,
         "reason": choice.reason,
-        "labels": list(choice.labels) if choice.labels else None,
+        "labels": list(choice.labels.labels) if choice.labels else None,
+        **({"holds": choice.scale_note, "labels_check": choice.agreement} if kind(target) == "class" else {}),
     }
 
 
@@ -78,7 +80,9 @@ def inspect_model(model: Path, target: Optional[str] = None, settings: Optional[
         "inputs": [{"name": i.name, "type": i.type, "shape": list(i.shape)} for i in plan.session.get_inputs()],
         "outputs": [{"name": o.name, "type": o.onnx_type, "shape": list(o.shape)} for o in plan.outputs],
         "targets": targets,
-        "class_labels": list(labels) if labels else None,
+        "class_labels": list(labels.labels) if labels else None,
+        "class_labels_from": f"{labels.source}; {labels.meaning}" if labels else None,
+        "class_order": plan.settings.class_order,
         "input_plan": input_plan(plan.feed),
         "providers": plan.session.get_providers(),
         "servable": any(t["usable"] for t in targets.values()),
@@ -102,7 +106,16 @@ def render(report: Dict[str, Any]) -> str:
         for target, t in report["targets"].items()
     ])
     labels = report["class_labels"]
-    lines.append(f"class labels in the graph: {', '.join(labels) if labels else 'none'}")
+    lines.append(
+        f"class labels in the graph: {', '.join(labels)} ({report['class_labels_from']}); "
+        f"class order {report['class_order']}" if labels else "class labels in the graph: none"
+    )
+    for target, t in report["targets"].items():
+        if t["usable"] and "holds" in t:
+            lines.append(f"{target} output holds: {t['holds']}")
+            if t["labels_check"]:
+                lines.append(f"{target} labels check: {t['labels_check']}")
+            break
     lines.append("input plan:")
     lines += _table([
         (i["input"], i["type"], str(i["shape"]), f"<- {i['columns']}; cast {i['cast']}") for i in report["input_plan"]

@@ -8,12 +8,19 @@ The contract (the environment's README states it; DataRobot's ONNX drop-in docum
 * multiclass: one value per label of ``class_labels``, in that order; the output width must
   equal the number of labels.
 * multilabel: as multiclass, but each column is a probability of its own (rows need not sum to 1).
-* When the graph carries class labels (ZipMap keys, ``classlabels_strings`` /
-  ``classlabels_int64s`` of the classifier node) and they are the same set as the labels DataRobot
-  sent, compared as DRUM compares labels (as numbers when both parse as numbers, otherwise
-  case-insensitively), columns are assigned **by label name** and the positional rules above do
-  not apply. Labels that do not match the graph's fall back to the positional rules, with a
-  warning logged once.
+* When the graph keeps class labels for the output (``graph``: ZipMap keys, the constant a label
+  output reads, the classifier node's ``classlabels_*``) and they are the same set as the labels
+  DataRobot sent, compared as DRUM compares labels (as numbers when both parse as numbers,
+  otherwise case-insensitively), columns are assigned **by label name** and the positional rules
+  above do not apply. Labels that do not match the graph's fall back to the positional rules,
+  with a warning logged once.
+* Graph labels that are exactly the integers ``0 .. K-1`` can be class indices rather than
+  labels (``graph.GraphLabels.meaning``). They make no difference when matching them by name gives
+  the same columns as position. When it does not: labels written by skl2onnx are matched by name;
+  indices (onnxmltools, whose XGBoost converter writes them) are read by position, with a
+  warning; from any other producer the model is refused until ``DR_ONNX_CLASS_ORDER`` says which.
+* ``DR_ONNX_CLASS_ORDER=graph`` always matches by the graph's labels (refusing labels that are not
+  the graph's); ``position`` always applies the positional rules; ``auto`` (default) is the above.
 
 Columns are named with DataRobot's label strings exactly as sent: DRUM matches the columns of
 ``score``'s frame to its labels by name, so order no longer matters once they are named. (DRUM's
@@ -28,7 +35,8 @@ from typing import Any, Mapping, Optional, Tuple, Union
 import pandas as pd
 
 from .errors import ModelError
-from .graph import Labels
+from .graph import INDICES, LABELS, GraphLabels, Labels
+from .settings import CLASS_ORDER_SETTING
 
 logger = logging.getLogger(__name__)
 
@@ -81,17 +89,40 @@ def _by_graph_labels(sent: Labels, graph: Optional[Labels], width: int) -> Optio
     return tuple(lookup[_comparable(g)] for g in graph)
 
 
-def class_columns(target: str, sent: Labels, graph: Optional[Labels], width: int, output: str) -> ClassColumns:
+def class_columns(
+    target: str, sent: Labels, graph: Optional[GraphLabels], width: int, output: str, order: str = "auto"
+) -> ClassColumns:
     """Name the ``width`` columns of output ``output`` with the labels DataRobot ``sent``."""
     if target == "binary" and width == 1:
         return ClassColumns(sent, True)
-    named = _by_graph_labels(sent, graph, width)
-    if named:
+    named = _by_graph_labels(sent, graph.labels if graph else None, width) if order != "position" else None
+    if order == "graph":
+        if named is None:
+            raise ModelError(
+                f"{CLASS_ORDER_SETTING}=graph, but the class labels the graph keeps for output {output!r} "
+                f"({list(graph.labels) if graph else 'none'}) are not the labels sent {list(sent)}."
+            )
         return ClassColumns(named, False)
-    if graph:
+    if named and graph:
+        if named == sent or graph.meaning == LABELS:
+            return ClassColumns(named, False)
+        if graph.meaning == INDICES:
+            logger.warning(
+                "The graph keeps the integers %s for output %r (%s): class indices as onnxmltools writes them, not "
+                "labels, so its columns are read by position as %s. If the integers are your labels, set %s=graph.",
+                list(graph.labels), output, graph.source, list(sent), CLASS_ORDER_SETTING,
+            )
+        else:
+            raise ModelError(
+                f"Output {output!r} keeps the class labels {list(graph.labels)} ({graph.source}), which may be "
+                f"class indices rather than labels: matched by name they give the columns {list(named)}, by "
+                f"position {list(sent)}. Set {CLASS_ORDER_SETTING}=graph if the integers are the labels, or "
+                f"{CLASS_ORDER_SETTING}=position if column i is the i-th label sent."
+            )
+    elif graph and order == "auto" and graph.meaning == LABELS:
         logger.warning(
             "The graph's class labels %s do not match the labels sent %s; output %r is read by position.",
-            list(graph), list(sent), output,
+            list(graph.labels), list(sent), output,
         )
     if width != len(sent):
         expected = "1 (P(positive)) or 2 ([negative, positive])" if target == "binary" else str(len(sent))

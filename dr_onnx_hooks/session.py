@@ -45,6 +45,7 @@ OPTIMIZATION_SETTING = "DR_ONNX_GRAPH_OPTIMIZATION"
 OPTIMIZED_MODEL_SETTING = "DR_ONNX_OPTIMIZED_MODEL_PATH"
 
 CPU = "CPUExecutionProvider"
+EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
 DEFAULT_SPINNING = False
 OPTIMIZATION_LEVELS = {
     "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -121,13 +122,15 @@ class SessionSettings:
         )
 
 
-def create_session(model: Model, display_name: str, settings: SessionSettings) -> ort.InferenceSession:
-    """An ``InferenceSession`` for a model file or serialised model, with onnxruntime's reason on failure."""
+def create_session(model: Model, path: Path, settings: SessionSettings) -> ort.InferenceSession:
+    """An ``InferenceSession`` for the model file ``path``, or for ``model``, a serialised copy of it,
+    with onnxruntime's reason on failure. External data always resolves against ``path``'s folder."""
+    display_name = path.name
     try:
         if settings.optimized_model_dir:
-            session = _through_cache(model, display_name, settings, settings.optimized_model_dir)
+            session = _through_cache(model, path, settings, settings.optimized_model_dir)
         else:
-            session = _session(model, settings.options(), settings.providers)
+            session = _session(model, _options(settings, path), settings.providers)
     except DrOnnxError:
         raise
     except Exception as exc:
@@ -144,17 +147,26 @@ def _session(model: Model, options: ort.SessionOptions, provider_names: Tuple[st
     return ort.InferenceSession(str(model) if isinstance(model, Path) else model, options, providers=list(provider_names))
 
 
-def _through_cache(model: Model, display_name: str, settings: SessionSettings, folder: Path) -> ort.InferenceSession:
+def _options(settings: SessionSettings, path: Path) -> ort.SessionOptions:
+    """``settings``' options, with ``path``'s folder as the base of external data: a model loaded from
+    bytes would otherwise resolve it against the working folder."""
+    options = settings.options()
+    options.add_session_config_entry(EXTERNAL_DATA_FOLDER, str(path.resolve().parent))
+    return options
+
+
+def _through_cache(model: Model, path: Path, settings: SessionSettings, folder: Path) -> ort.InferenceSession:
     """The session, loaded from the cached optimised model when there is one, else optimised and saved.
 
     A write goes to a temporary name and is renamed into place, so server workers that start
     together never read a half-written file. A folder that cannot be written is logged and skipped.
     """
+    display_name = path.name
     data = model.read_bytes() if isinstance(model, Path) else model
     key = hashlib.sha256(data)
     key.update(f"|{settings.optimization}|{','.join(settings.providers)}|{ort.__version__}".encode())
     cached = folder / f"{Path(display_name).stem}.{key.hexdigest()[:24]}.onnx"
-    options = settings.options()
+    options = _options(settings, path)
     if cached.is_file():
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised already
         logger.info("Loading the optimised %s from %s", display_name, cached)

@@ -11,6 +11,8 @@ setting                    what                                              rea
 ========================== ================================================= ==============
 DR_ONNX_MODEL_DIR          the model folder, instead of DRUM's code dir      ``hooks``
 DR_ONNX_OUTPUT             the output to read for every target type          ``outputs``
+DR_ONNX_LOGITS             softmax or sigmoid: the class output holds logits ``outputs``
+DR_ONNX_CLASS_ORDER        auto, graph or position: how columns get labels   ``labels``
 TARGET_TYPE                known at load: a target the model cannot serve    ``plan``
                            fails the load, and requests default to it
 DR_ONNX_CHUNK_ROWS         rows per ``session.run`` for large requests       ``run``
@@ -27,12 +29,16 @@ from pathlib import Path
 from typing import Optional
 
 from .cpus import CGROUP_ROOT
-from .params import Environ, read_int, read_setting
+from .params import Environ, read_choice, read_int, read_setting
 from .reading import Limits
 from .session import SessionSettings
 
 MODEL_DIR_SETTING = "DR_ONNX_MODEL_DIR"
 OUTPUT_SETTING = "DR_ONNX_OUTPUT"
+LOGITS_SETTING = "DR_ONNX_LOGITS"
+LOGITS_FUNCTIONS = ("none", "softmax", "sigmoid")
+CLASS_ORDER_SETTING = "DR_ONNX_CLASS_ORDER"
+CLASS_ORDERS = ("auto", "graph", "position")
 TARGET_TYPE_SETTING = "TARGET_TYPE"
 CHUNK_ROWS_SETTING = "DR_ONNX_CHUNK_ROWS"
 DEFAULT_CHUNK_ROWS = 32_768  # measured: docs/benchmarks.md, "Row chunk size"
@@ -45,6 +51,8 @@ class Settings:
 
     model_dir: Optional[Path]
     output: Optional[str]
+    logits: Optional[str]  # softmax or sigmoid
+    class_order: str  # auto, graph or position
     target_type: Optional[str]  # lower case as set; checked against the target types where it is used
     chunk_rows: int
     limits: Limits
@@ -55,9 +63,12 @@ class Settings:
         """All settings from ``environ``; a value that is set but unusable is a ``ModelError`` naming it."""
         model_dir = read_setting(MODEL_DIR_SETTING, environ)
         target = read_setting(TARGET_TYPE_SETTING, environ)
+        logits = read_choice(LOGITS_SETTING, LOGITS_FUNCTIONS, "none", environ)
         return cls(
             model_dir=Path(model_dir) if model_dir else None,
             output=read_setting(OUTPUT_SETTING, environ),
+            logits=None if logits == "none" else logits,
+            class_order=read_choice(CLASS_ORDER_SETTING, CLASS_ORDERS, "auto", environ),
             target_type=target.lower() if target else None,
             chunk_rows=read_int(CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, minimum=MIN_CHUNK_ROWS, environ=environ),
             limits=Limits.read(environ),
@@ -68,7 +79,8 @@ class Settings:
         """One line for the load log."""
         limits = self.limits
         return (
-            f"output {self.output or '(by the contract)'}; target type {self.target_type or '(per request)'}; "
+            f"output {self.output or '(by the contract)'}; logits {self.logits or 'no'}; "
+            f"class order {self.class_order}; target type {self.target_type or '(per request)'}; "
             f"chunks of {self.chunk_rows} rows; limits {limits.columns} columns, {limits.rows} rows, "
             f"{limits.cells} cells; {self.session.describe()}"
         )

@@ -41,17 +41,19 @@ def synthetic_feeds(inputs: Sequence[ort.NodeArg]) -> Optional[Dict[str, np.ndar
     return feeds
 
 
-def warm_up(session: ort.InferenceSession) -> None:
-    """Run ``session`` once on made-up input; skip quietly when that is not possible."""
+def warm_up(session: ort.InferenceSession) -> Optional[Dict[str, np.ndarray]]:
+    """Run ``session`` once on made-up input and return every output by name; None (with a debug
+    log) when that is not possible. ``plan`` reads the outputs to judge what the graph left open."""
     feeds = synthetic_feeds(session.get_inputs())
     if feeds is None:
-        return
+        return None
     quiet = ort.RunOptions()
     quiet.log_severity_level = 4  # a failure on made-up input is expected, not worth onnxruntime's error log
     start = time.perf_counter()
     try:
-        session.run(None, feeds, quiet)
+        values = session.run(None, feeds, quiet)
     except Exception as exc:  # any failure on made-up data only means no warm-up
         logger.debug("Warm-up skipped: the run on made-up input failed: %s", exc)
-        return
+        return None
     logger.debug("Warm-up run took %.1f ms", (time.perf_counter() - start) * 1e3)
+    return {o.name: value for o, value in zip(session.get_outputs(), values)}

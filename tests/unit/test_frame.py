@@ -58,6 +58,17 @@ def test_multilabel_rows_need_not_sum_to_one():
 
 
 def test_regression_needs_one_value_per_row():
-    assert value_frame(np.array([[1.5], [2.0]]), "y").columns.tolist() == ["Predictions"]
+    assert value_frame(np.array([[1.5], [2.0]]), "y", sent(2)).columns.tolist() == ["Predictions"]
     with pytest.raises(DrOnnxError, match=r"Output 'y' has 2 values per row; regression and anomaly need exactly one"):
-        value_frame(np.zeros((2, 2)), "y")
+        value_frame(np.zeros((2, 2)), "y", sent(2))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_regression_never_serves_nan_or_inf(bad):
+    with pytest.raises(DrOnnxError, match=rf"Output 'y' is {bad} at row 2: regression and anomaly need a finite number") as caught:
+        value_frame(np.array([[1.5], [bad]]), "y", sent(2))
+    assert caught.value.status_code == 500
+    missing = pd.DataFrame({"a": [1.0, np.nan]})
+    with pytest.raises(DrOnnxError, match=r"Row 2 has missing or infinite values in a, and the model returns no prediction") as caught:
+        value_frame(np.array([[1.5], [bad]]), "y", missing)
+    assert caught.value.status_code == 422

@@ -1,10 +1,12 @@
+from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto
 
-from dr_onnx_hooks.graph import bypass_zipmaps, classifier_labels, declared_outputs, zipmap_sources
+from dr_onnx_hooks.graph import LABELS, Graph, declared_outputs
+from dr_onnx_hooks.served import served_model
 from models import (
     classifier, features, identity_graph, pipeline, pipeline_onnx, regression_graph, regressor, sigmoid_graph,
     sklearn_onnx, softmax_graph,
@@ -36,9 +38,9 @@ def test_declared_outputs_read_from_the_graph_are_what_onnxruntime_reports(name)
 
 def test_zipmap_bypass_serves_the_float_tensor_and_drops_the_zipmap():
     graph = onnx.load_from_string(MODELS["zipmap"])
-    (source,) = zipmap_sources(graph).values()
-    assert source.labels == ("no", "yes") == classifier_labels(graph)
-    bypassed = onnx.load_from_string(bypass_zipmaps(graph, {"output_probability": source.tensor}))
+    (source,) = Graph(graph).zipmap_sources().values()
+    assert source.labels.labels == ("no", "yes") == Graph(graph).labels(source.tensor).labels
+    bypassed = onnx.load_from_string(served_model(Path("model.onnx"), graph, {"output_probability": source.tensor}))
     assert "ZipMap" not in {n.op_type for n in bypassed.graph.node}
     assert [o.name for o in bypassed.graph.output] == ["output_label", source.tensor]
     data = features(20).to_numpy(np.float32)
@@ -48,4 +50,6 @@ def test_zipmap_bypass_serves_the_float_tensor_and_drops_the_zipmap():
 
 
 def test_integer_class_labels_are_read_as_text():
-    assert classifier_labels(onnx.load_from_string(MODELS["int labels"])) == ("1", "2", "3")
+    graph = Graph(onnx.load_from_string(MODELS["int labels"]))
+    found = graph.labels("output_probability") or graph.labels(graph.zipmap_sources()["output_probability"].tensor)
+    assert found.labels == ("1", "2", "3") and found.meaning == LABELS

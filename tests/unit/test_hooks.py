@@ -33,11 +33,11 @@ def assert_named_like_sklearn(frame, model, data, labels):
         np.testing.assert_allclose(frame[label], expected[label], **F32, err_msg=f"column {label}")
 
 
-def test_star_import_exports_only_the_two_hooks():
+def test_star_import_exports_the_three_hooks():
     namespace = {}
     exec("from dr_onnx_hooks import *", namespace)
-    assert sorted(k for k in namespace if not k.startswith("__")) == ["load_model", "score"]
-    assert dr_onnx_hooks.__all__ == ["load_model", "score"]
+    assert sorted(k for k in namespace if not k.startswith("__")) == ["load_model", "read_input_data", "score"]
+    assert dr_onnx_hooks.__all__ == ["load_model", "read_input_data", "score"]
 
 
 @pytest.mark.parametrize("zipmap", [True, False])

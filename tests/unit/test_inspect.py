@@ -49,11 +49,14 @@ def test_zipmap_classifier_json(tmp_path, capsys, zipmap_classifier):
             "usable": True, "output": "output_probability", "reads": "probabilities",
             "reason": "name contains 'prob'; ZipMap read from 'probabilities'",
             "labels": [str(c) for c in model.classes_],
+            "holds": "probability (LinearClassifier node 'LinearClassifier' with post_transform LOGISTIC)",
+            "labels_check": "",
         }
     for target in ("regression", "anomaly"):
         assert not got["targets"][target]["usable"]
         assert "'output_label' is tensor(string), not a numeric tensor" in got["targets"][target]["reason"]
     assert got["class_labels"] == [str(c) for c in model.classes_]
+    assert got["class_labels_from"] == "ZipMap keys; labels" and got["class_order"] == "auto"
     assert got["input_plan"] == [{
         "input": "X", "type": "tensor(float)", "shape": [None, model.n_features_in_],
         "columns": f"all {model.n_features_in_} columns, in order", "cast": "to float32; missing values stay NaN",
@@ -69,7 +72,8 @@ def test_zipmap_classifier_text(tmp_path, capsys, zipmap_classifier):
     assert lines[0] == f"model: {tmp_path / 'model.onnx'}"
     assert "  binary      output_probability: name contains 'prob'; ZipMap read from 'probabilities'" in lines
     assert any(line.startswith("  regression  cannot serve: Output 'output_label' is tensor(string)") for line in lines)
-    assert f"class labels in the graph: {', '.join(map(str, model.classes_))}" in lines
+    assert f"class labels in the graph: {', '.join(map(str, model.classes_))} (ZipMap keys; labels); class order auto" in lines
+    assert "binary output holds: probability (LinearClassifier node 'LinearClassifier' with post_transform LOGISTIC)" in lines
     assert "  X  tensor(float)  [None, 4]  <- all 4 columns, in order; cast to float32; missing values stay NaN" in lines
     assert lines[-1] == "providers: CPUExecutionProvider"
 
@@ -96,6 +100,7 @@ def test_pipeline_reads_one_column_per_input(tmp_path, capsys):
     )
     assert got["targets"]["multiclass"]["output"] == "probabilities"
     assert got["class_labels"] == [str(c) for c in model.classes_]
+    assert got["class_labels_from"] == "classlabels_strings of LinearClassifier; labels" and got["class_order"] == "auto"
 
 
 def test_hand_graph_skips_its_label_output_for_probabilities(tmp_path, capsys):

@@ -18,7 +18,6 @@ from datarobot_drum.drum.enum import TargetType
 from datarobot_drum.drum.utils.structured_input_read_utils import StructuredInputReadUtils
 from onnx import TensorProto
 
-import dr_onnx_hooks
 from dr_onnx_hooks import load_model, read_input_data, score
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.inputs import InputFeed, ModelInput
@@ -275,11 +274,11 @@ def test_sparse_colnames_name_only_a_positional_sparse_frame():
 
 # --- exports -------------------------------------------------------------------------------------
 
-def test_read_input_data_is_imported_by_name_only():
-    namespace = {}
-    exec("from dr_onnx_hooks import load_model, score, read_input_data", namespace)
-    assert namespace["read_input_data"] is read_input_data
-    assert dr_onnx_hooks.__all__ == ["load_model", "score"]
+def test_read_input_data_is_imported_by_name_and_by_star():
+    for line in ("from dr_onnx_hooks import load_model, read_input_data, score", "from dr_onnx_hooks import *"):
+        namespace = {}
+        exec(line, namespace)
+        assert namespace["read_input_data"] is read_input_data
 
 
 @pytest.mark.parametrize("body", [

@@ -85,7 +85,7 @@ def test_zipmap_bypass_reads_exactly_the_zipmap_s_probabilities_and_labels(tmp_p
     plan = load_model(str(write_model(tmp_path, onnx_model)))
     target = "binary" if len(labels) == 2 else "multiclass"
     choice = plan.choice(target)
-    assert choice.name == "output_probability" and choice.labels == raw_labels
+    assert choice.name == "output_probability" and choice.labels.labels == raw_labels
     fetched = plan.runner(plan.feed(frame), choice.fetch)
     np.testing.assert_array_equal(fetched, np.array([[row[key] for key in row] for row in raw], dtype=np.float32))
     sent = [str(label) for label in labels]

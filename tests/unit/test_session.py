@@ -2,6 +2,7 @@
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -88,7 +89,7 @@ def test_a_provider_onnxruntime_does_not_know_is_an_error_naming_it():
 
 def test_an_unloadable_model_is_an_error_with_onnxruntime_s_reason():
     with pytest.raises(DrOnnxError, match=r"onnxruntime cannot load broken.onnx: .*"):
-        create_session(b"not a model", "broken.onnx", SessionSettings.read({}))
+        create_session(b"not a model", Path("broken.onnx"), SessionSettings.read({}))
 
 
 def test_optimized_model_is_saved_once_and_loaded_back(tmp_path, monkeypatch, caplog):

@@ -106,7 +106,7 @@ def test_every_setting_is_read_once_into_one_object(tmp_path):
     settings = Settings.read(env)
     assert (settings.model_dir, settings.output, settings.target_type, settings.chunk_rows) == (tmp_path, "scores", "binary", 2048)
     assert settings.limits == Limits(rows=10) and settings.session.intra_op_threads == 1
-    assert "output scores; target type binary; chunks of 2048 rows" in settings.describe()
+    assert "output scores; logits no; class order auto; target type binary; chunks of 2048 rows" in settings.describe()
     assert Settings.read({}).model_dir is None
 
 
