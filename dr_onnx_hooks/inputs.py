@@ -5,9 +5,18 @@ the shape to give the array. Per request: one selection and one cast per input.
 
 * One input: every column of the frame, in order, as one 2-D array (``[N, F]``; a rank-1 input
   ``[N]`` takes a single column; a higher rank is reshaped from ``N x prod(dims)`` columns).
-* Several inputs (e.g. skl2onnx ``ColumnTransformer`` pipelines, one ``[N, 1]`` input per
-  column): each input reads the column of the same name, matched exactly, else
-  case-insensitively when that is unambiguous. Columns no input names are ignored.
+* Several inputs: columns are read by name, decided at load for each input from its width ``w``
+  (the product of its fixed dimensions after the batch):
+
+  - ``w == 1`` (``[N, 1]``, ``[N]``; e.g. skl2onnx ``ColumnTransformer`` pipelines with one input
+    per column): the column named like the input, ``age`` for input ``age``;
+  - ``w > 1`` (e.g. ``num`` ``[N, 3]``): the columns ``num_0``, ``num_1``, ``num_2``, in that order
+    (``<name>_<i>``, i from 0 to w - 1), reshaped as declared when the rank is above 2;
+  - a width that is not fixed (``[N, "F"]``) cannot be read by name: the load fails saying so.
+
+  Each name is matched exactly, else case-insensitively when that is unambiguous. Columns no input
+  reads (an ID, the target) and the order of the columns sent are ignored. Missing columns are a
+  422 naming them, the columns each input reads and the columns received.
 
 Casts (rows are counted from 1, the first data row):
 * float, double, float16: NaN and ±inf pass through to the model; text that is not a number, or a
@@ -22,7 +31,7 @@ Casts (rows are counted from 1, the first data row):
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -39,8 +48,20 @@ INT_TYPES = {
 }
 
 
+LISTED = 20  # names listed in a message before "… and N more"
+
+
 def _row(position: int) -> str:
     return f"row {position + 1}"
+
+
+def _listed(names: Sequence[object], what: str = "", sep: str = ", ") -> str:
+    """``names`` joined by ``sep``, at most ``LISTED`` of them, then "… and N more"; "(none)" if empty."""
+    texts = [str(n) for n in names]
+    if not texts:
+        return "(none)"
+    shown = sep.join(texts[:LISTED])
+    return shown if len(texts) <= LISTED else f"{shown} … and {len(texts) - LISTED} more{what}"
 
 
 def _shown(value: object) -> str:
@@ -204,6 +225,21 @@ class ModelInput:
         tail = [d for d in self.shape[1:] if isinstance(d, int)]
         return math.prod(tail) if len(tail) == len(self.shape) - 1 else None
 
+    def column_names(self) -> Tuple[str, ...]:
+        """The columns this input reads, in order, in a model with several inputs: the column named
+        like the input when its width is 1, else ``<name>_0`` .. ``<name>_<width - 1>``."""
+        width = self.width
+        if width is None:
+            raise ModelError(
+                f"Model input {self.name!r} has shape {list(self.shape)}, whose width is not fixed: in a model "
+                "with several inputs each input reads its columns by name, so its width must be fixed "
+                f"([None, 1] reads column {self.name!r}; [None, 3] reads {self.name}_0, {self.name}_1, "
+                f"{self.name}_2). Export the model with a fixed width for this input."
+            )
+        if width == 1:
+            return (self.name,)
+        return tuple(f"{self.name}_{i}" for i in range(width))
+
     @property
     def batch(self) -> Optional[int]:
         """The fixed batch size when the first dimension is a number (e.g. torch's default ``[1, F]``)."""
@@ -226,8 +262,19 @@ class ModelInput:
         return values
 
 
+def _reads(columns: Tuple[str, ...]) -> str:
+    """The columns one input reads, exactly but briefly: ``num_0, num_1, num_2`` or ``px_0 … px_783 (784 columns)``."""
+    if len(columns) <= LISTED:
+        return ", ".join(columns) or "(none)"
+    return f"{columns[0]} … {columns[-1]} ({len(columns)} columns)"
+
+
 class InputFeed:
-    """Maps a request's DataFrame to ``{input name: array}`` for ``session.run``."""
+    """Maps a request's DataFrame to ``{input name: array}`` for ``session.run``.
+
+    ``columns`` holds, for a model with several inputs, the column names each input reads (decided
+    here, at load); it is empty for a model with one input, which reads every column in order.
+    """
 
     def __init__(self, inputs: Sequence[ModelInput]) -> None:
         if not inputs:
@@ -236,34 +283,49 @@ class InputFeed:
         self.by_name = len(self.inputs) > 1
         batches = {i.batch for i in self.inputs if i.batch}
         self.batch_size: Optional[int] = min(batches) if batches else None
+        self.columns: Dict[str, Tuple[str, ...]] = (
+            {i.name: i.column_names() for i in self.inputs} if self.by_name else {}
+        )
+        self._wanted = [
+            (name, tuple((column, column.casefold()) for column in columns)) for name, columns in self.columns.items()
+        ]
 
     def __call__(self, frame: pd.DataFrame) -> Dict[str, np.ndarray]:
         if not self.by_name:
             only = self.inputs[0]
             return {only.name: only.array(frame)}
-        columns = self._columns(frame)
-        return {i.name: i.array(frame.iloc[:, [columns[i.name]]]) for i in self.inputs}
+        positions = self._positions(frame)
+        return {i.name: i.array(frame.iloc[:, positions[i.name]]) for i in self.inputs}
 
-    def _columns(self, frame: pd.DataFrame) -> Dict[str, int]:
-        """Input name -> position of the column that feeds it."""
+    def _positions(self, frame: pd.DataFrame) -> Dict[str, List[int]]:
+        """Input name -> positions of the columns that feed it, in the order it reads them."""
         names = [str(c) for c in frame.columns]
-        found, missing = {}, []
-        for model_input in self.inputs:
-            exact = [p for p, n in enumerate(names) if n == model_input.name]
-            loose = [p for p, n in enumerate(names) if n.casefold() == model_input.name.casefold()]
-            matches = exact or loose
-            if len(matches) == 1:
-                found[model_input.name] = matches[0]
-            elif len(matches) > 1:
-                raise InputError(
-                    f"Model input {model_input.name!r} matches several columns: "
-                    f"{', '.join(names[p] for p in matches)}. Send each column once."
-                )
-            else:
-                missing.append(model_input.name)
+        exact: Dict[str, List[int]] = {}
+        loose: Dict[str, List[int]] = {}
+        for position, name in enumerate(names):
+            exact.setdefault(name, []).append(position)
+            loose.setdefault(name.casefold(), []).append(position)
+        found: Dict[str, List[int]] = {}
+        missing: List[str] = []
+        for input_name, wanted in self._wanted:
+            positions: List[int] = []
+            found[input_name] = positions
+            for column, folded in wanted:
+                matches = exact.get(column) or loose.get(folded) or []
+                if len(matches) == 1:
+                    positions.append(matches[0])
+                elif matches:
+                    which = "" if column == input_name else f" reads column {column!r}, which"
+                    raise InputError(
+                        f"Model input {input_name!r}{which} matches several columns: "
+                        f"{_listed([names[p] for p in matches])}. Send each column once."
+                    )
+                else:
+                    missing.append(column)
         if missing:
+            reads = [f"{name!r} <- {_reads(columns)}" for name, columns in self.columns.items()]
             raise InputError(
-                f"Missing column(s) for model input(s): {', '.join(missing)}. "
-                f"Received columns: {', '.join(names) or '(none)'}."
+                f"Missing column(s) for model input(s): {_listed(missing)}. Received columns: {_listed(names)}. "
+                f"Each model input reads (by name, exact or ignoring case): {_listed(reads, ' inputs', '; ')}."
             )
         return found

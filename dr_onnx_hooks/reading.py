@@ -121,7 +121,8 @@ class TextColumns:
         strings = [i.name for i in feed.inputs if i.onnx_type == "tensor(string)"]
         if not feed.by_name:
             return cls(every=bool(strings))
-        return cls(names=frozenset(name.casefold() for name in strings))
+        # the columns each string input reads: ``city``, or ``codes_0``, ``codes_1``, ... for a vector input
+        return cls(names=frozenset(column.casefold() for name in strings for column in feed.columns[name]))
 
     def __bool__(self) -> bool:
         return self.every or bool(self.names)

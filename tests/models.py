@@ -300,3 +300,85 @@ def isolation_forest(seed: int = 0):
     frame = features(200, seed=seed)
     return IsolationForest(n_estimators=20, random_state=seed).fit(frame.to_numpy(np.float32)), frame
 
+
+# --- several inputs, one of them a vector: columns num_0, num_1, num_2 and cat --------------------
+
+VECTOR_WEIGHTS = np.array([1.0, 10.0, 100.0], dtype=np.float32)  # column order errors show at once
+TEXT_CODES = {"a": 0.5, "b": -1.0, "c": 2.0}  # any other text: 0
+
+
+def vector_text_graph(num_width=3, cat_width=1) -> bytes:
+    """Inputs ``num`` float ``[N, num_width]`` and ``cat`` string ``[N, cat_width]``; output ``y`` ``[N, 1]`` =
+    ``num @ VECTOR_WEIGHTS`` + the sum over ``cat``'s columns of ``TEXT_CODES``. A symbolic
+    ``num_width`` (a name) gives ``num`` a width that is not fixed (the weights then assume 3 columns)."""
+    weights = VECTOR_WEIGHTS if isinstance(num_width, str) else np.resize(VECTOR_WEIGHTS, num_width)
+    nodes = [
+        helper.make_node("MatMul", ["num", "W"], ["z"]),
+        helper.make_node(
+            "LabelEncoder", ["cat"], ["codes"], domain="ai.onnx.ml",
+            keys_strings=list(TEXT_CODES), values_floats=list(TEXT_CODES.values()), default_float=0.0,
+        ),
+        helper.make_node("ReduceSum", ["codes", "axes"], ["c"], keepdims=1),
+        helper.make_node("Add", ["z", "c"], ["y"]),
+    ]
+    initializers = [
+        helper.make_tensor("W", TensorProto.FLOAT, [len(weights), 1], weights.tolist()),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+    ]
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("num", TensorProto.FLOAT, [None, num_width]),
+         helper.make_tensor_value_info("cat", TensorProto.STRING, [None, cat_width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
+        initializers,
+    )
+
+
+def vector_text_frame(n_rows: int = 20, cat_width: int = 1, seed: int = 0) -> pd.DataFrame:
+    """Columns ``num_0..num_2`` (float32 values) and ``cat`` (``cat_0``, ``cat_1``, ... when ``cat_width`` > 1);
+    some of the text is not among ``TEXT_CODES``."""
+    rng = np.random.RandomState(seed)
+    frame = pd.DataFrame(
+        rng.normal(size=(n_rows, 3)).astype(np.float32).astype(np.float64), columns=[f"num_{i}" for i in range(3)]
+    )
+    cats = ["cat"] if cat_width == 1 else [f"cat_{i}" for i in range(cat_width)]
+    for name in cats:
+        frame[name] = rng.choice(["a", "b", "c", "zz"], n_rows)
+    return frame
+
+
+def vector_text_expected(frame: pd.DataFrame) -> np.ndarray:
+    """What ``vector_text_graph`` computes for ``frame``, found by column name."""
+    cats = [c for c in frame.columns if c == "cat" or c.startswith("cat_")]
+    numbers = frame[[f"num_{i}" for i in range(3)]].to_numpy(np.float64) @ VECTOR_WEIGHTS.astype(np.float64)
+    return numbers + sum(frame[c].map(lambda t: TEXT_CODES.get(t, 0.0)).to_numpy(np.float64) for c in cats)
+
+
+def vector_pipeline(seed: int = 0):
+    """A fitted scikit-learn ``ColumnTransformer`` pipeline (classes no/yes) trained on columns
+    ``num_0, num_1, num_2, cat`` and selecting by position (``[0, 1, 2]`` scaled, ``[3]`` one-hot),
+    and its training frame; ``vector_pipeline_onnx`` exports it with inputs ``num [N, 3]`` and ``cat [N, 1]``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = vector_text_frame(300, seed=seed)
+    rng = np.random.RandomState(seed + 1)
+    latent = frame["num_0"] - frame["num_2"] + (frame["cat"] == "a") + rng.normal(0, 0.5, len(frame))
+    y = np.where(latent > 0.3, "yes", "no")
+    prep = ColumnTransformer([
+        ("num", StandardScaler(), [0, 1, 2]), ("cat", OneHotEncoder(handle_unknown="ignore"), [3]),
+    ])
+    return Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=500))]).fit(frame, y), frame
+
+
+def vector_pipeline_onnx(model, zipmap: bool = True) -> bytes:
+    """``model`` from ``vector_pipeline`` converted with skl2onnx: inputs ``num`` float ``[None, 3]`` and
+    ``cat`` string ``[None, 1]`` (skl2onnx maps the positions 0-2 to ``num``, 3 to ``cat``)."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    return convert_sklearn(
+        model, initial_types=[("num", FloatTensorType([None, 3])), ("cat", StringTensorType([None, 1]))],
+        options={id(model): {"zipmap": zipmap}}, target_opset={"": OPSET, "ai.onnx.ml": 3},
+    ).SerializeToString()
