@@ -55,7 +55,8 @@ SAME_VALUES = ("Identity", "Cast")  # a tensor passed on as it is
 SAME_COLUMNS = SAME_VALUES + ("Normalizer", "Reshape", "Flatten", "Squeeze", "Unsqueeze")  # its columns kept
 PICK_COLUMNS = ("Slice", "ArrayFeatureExtractor", "Gather")  # some of its columns, values unchanged
 PROBABILITY_OPS = ("Softmax", "Sigmoid")
-SCORE_OPS = ("Gemm", "MatMul", "Add", "Sub", "Mul", "Div")
+LINEAR_OPS = ("Gemm", "MatMul")  # a linear layer: raw scores, unless an activation follows
+ELEMENTWISE_OPS = ("Add", "Sub", "Mul", "Div")
 
 Labels = Tuple[str, ...]
 
@@ -234,8 +235,23 @@ class Graph:
             return Scale(UNKNOWN, where)
         if node.op_type == "Sub" and node.input[0] in self.constants and self.scale(node.input[1]).kind == PROBABILITY:
             return Scale(PROBABILITY, f"{where}: 1 - a probability")
-        if node.op_type in SCORE_OPS:
+        if node.op_type in LINEAR_OPS:
             return Scale(SCORES, f"{where} (a linear layer without softmax or sigmoid)")
+        if node.op_type in ELEMENTWISE_OPS:
+            return self._elementwise_scale(node, where)
+        return Scale(UNKNOWN, where)
+
+    def _elementwise_scale(self, node: onnx.NodeProto, where: str) -> Scale:
+        """A bias added to raw scores keeps them raw scores; times or over a constant 1 changes nothing."""
+        variable = [i for i in node.input if i not in self.constants]
+        constant = [self.constants[i] for i in node.input if i in self.constants]
+        if len(variable) != 1 or len(constant) != 1:
+            return Scale(UNKNOWN, where)
+        inner = self.scale(variable[0])
+        if node.op_type in ("Mul", "Div") and np.all(constant[0] == 1):
+            return inner
+        if node.op_type in ("Add", "Sub") and inner.kind == SCORES:
+            return Scale(SCORES, f"{where}, after {inner.source}")
         return Scale(UNKNOWN, where)
 
     def per_class_outputs(self) -> List[PerClassOutputs]:

@@ -8,8 +8,9 @@
   Such a node is switched to ``C.UTF-8`` in the served copy, with a warning: case-folding of
   non-ASCII letters may then differ from the exporter's host.
 
-A copy is loaded from bytes; ``session.create_session`` then resolves external data against the
-model's own folder, as for the file.
+A copy is loaded from bytes. Weights the model keeps in external data files (already checked to
+be inside its folder) are read into the copy: onnxruntime cannot infer shapes from external
+tensors of a model given as bytes.
 """
 
 import locale
@@ -19,6 +20,7 @@ from typing import Dict, Union
 
 import onnx
 from onnx import helper
+from onnx.external_data_helper import load_external_data_for_model
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ def served_model(path: Path, model: onnx.ModelProto, exposed: Dict[str, str]) ->
         return path
     changed = onnx.ModelProto()
     changed.CopyFrom(model)
+    load_external_data_for_model(changed, str(path.resolve().parent))
     for node in (changed.graph.node[i] for i in unavailable):
         logger.warning(
             "%s: StringNormalizer %r needs the locale %s, which this host lacks; serving it with %s.",

@@ -1,0 +1,57 @@
+"""The committed exporter fixtures (``tests/fixtures/exporters``, made by ``scripts/exporters``):
+each folder holds the exported model, ``input.csv``, the native framework's ``expected.csv``
+(one column per class label, or ``Predictions``) and ``meta.json``."""
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Tuple
+
+import pandas as pd
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "exporters"
+NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / "meta.json").is_file())
+
+
+@dataclass(frozen=True)
+class Fixture:
+    name: str
+    folder: Path
+    meta: Dict
+    rows: pd.DataFrame
+    expected: pd.DataFrame
+
+    @property
+    def target(self) -> str:
+        return self.meta["target_type"]
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.meta.get("class_labels", ()))
+
+    def kwargs(self, labels: Tuple[str, ...] = ()) -> Dict:
+        """DRUM's score kwargs; ``labels`` in DataRobot's order (default: the model's own order)."""
+        labels = labels or self.labels
+        if self.target == "binary":
+            return {"target_type": "binary", "negative_class_label": labels[0], "positive_class_label": labels[1]}
+        if self.target == "multiclass":
+            return {"target_type": "multiclass", "class_labels": list(labels)}
+        return {"target_type": self.target}
+
+    def copy_to(self, folder: Path) -> Path:
+        """The model file(s) alone in ``folder``, as a user uploads them."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for entry in self.folder.iterdir():
+            if entry.name.startswith("model.onnx"):
+                shutil.copy(entry, folder / entry.name)
+        return folder
+
+
+def load(name: str) -> Fixture:
+    folder = FIXTURES / name
+    return Fixture(
+        name, folder, json.loads((folder / "meta.json").read_text()),
+        pd.read_csv(folder / "input.csv"), pd.read_csv(folder / "expected.csv", dtype=float),
+    )
+
