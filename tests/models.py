@@ -382,3 +382,80 @@ def vector_pipeline_onnx(model, zipmap: bool = True) -> bytes:
         model, initial_types=[("num", FloatTensorType([None, 3])), ("cat", StringTensorType([None, 1]))],
         options={id(model): {"zipmap": zipmap}}, target_opset={"": OPSET, "ai.onnx.ml": 3},
     ).SerializeToString()
+
+
+# --- weights stored as external data, as torch >= 2.9's exporter writes them ---------------------
+
+EXTERNAL_CONSTANT, EXTERNAL_THEN, EXTERNAL_ELSE = 0.25, 1.5, -7.0
+
+
+def external_data_model(
+    folder: Path, weights: str = "w.bin", constant: str = "c.bin", then: str = "sub/then.bin",
+    otherwise: str = "sub/else.bin",
+) -> Path:
+    """``folder/model.onnx``, a regression ``y = X @ WEIGHTS + EXTERNAL_CONSTANT + EXTERNAL_THEN`` on
+    ``X`` float ``[N, 4]``, whose every tensor is external data in a file of its own, at the location
+    given inside ``folder``: the initializer ``W`` (``weights``), a Constant node's value (``constant``)
+    and the Constants of both branches of an If node's subgraphs (``then``, taken; ``otherwise``,
+    not). Returns the model file; ``move_external_data`` moves one of its files elsewhere."""
+    from onnx import external_data_helper, numpy_helper
+
+    def constant_node(output: str, value: np.ndarray, location: str) -> onnx.NodeProto:
+        tensor = numpy_helper.from_array(value, output)
+        external_data_helper.set_external_data(tensor, location)
+        return helper.make_node("Constant", [], [output], value=tensor)
+
+    def branch(name: str, value: float, location: str) -> onnx.GraphProto:
+        return helper.make_graph(
+            [constant_node(f"{name}_value", np.array([value], dtype=np.float32), location)], name, [],
+            [helper.make_tensor_value_info(f"{name}_value", TensorProto.FLOAT, [1])],
+        )
+
+    w = numpy_helper.from_array(WEIGHTS.reshape(4, 1), "W")
+    external_data_helper.set_external_data(w, weights)
+    nodes = [
+        helper.make_node("MatMul", ["X", "W"], ["z"]),
+        constant_node("c", np.array([EXTERNAL_CONSTANT], dtype=np.float32), constant),
+        helper.make_node("Constant", [], ["cond"], value=helper.make_tensor("cond", TensorProto.BOOL, [], [True])),
+        helper.make_node(
+            "If", ["cond"], ["b"], then_branch=branch("then", EXTERNAL_THEN, then),
+            else_branch=branch("else", EXTERNAL_ELSE, otherwise),
+        ),
+        helper.make_node("Add", ["z", "c"], ["zc"]),
+        helper.make_node("Add", ["zc", "b"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "external", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])], [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    for location in (weights, constant, then, otherwise):
+        (folder / location).parent.mkdir(parents=True, exist_ok=True)
+    external_data_helper.write_external_data_tensors(model, str(folder))  # writes each tensor, clears raw_data
+    path = folder / "model.onnx"
+    onnx.save_model(model, str(path))
+    return path
+
+
+def external_data_expected(frame: pd.DataFrame) -> np.ndarray:
+    """What ``external_data_model`` computes for ``frame``."""
+    return frame.to_numpy(np.float64) @ WEIGHTS.astype(np.float64) + EXTERNAL_CONSTANT + EXTERNAL_THEN
+
+
+def move_external_data(model_file: Path, location: str, new_location: str) -> Path:
+    """Move the external-data file ``location`` of ``model_file`` (from ``external_data_model``) to
+    ``new_location`` (relative to the model's folder, may leave it, or absolute), and rewrite the
+    graph's references to it: what onnx's own writer refuses to produce. Returns where the file went."""
+    model = onnx.load(str(model_file), load_external_data=False)
+    tensors = [*model.graph.initializer, *(a.t for n in model.graph.node for a in n.attribute if a.HasField("t"))]
+    entries = [e for t in tensors for e in t.external_data if e.key == "location" and e.value == location]
+    assert entries, f"{model_file.name} has no tensor in {location!r} in its main graph"
+    for entry in entries:
+        entry.value = new_location
+    onnx.save_model(model, str(model_file))
+    target = model_file.parent / new_location  # an absolute new_location stays as it is
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (model_file.parent / location).rename(target)
+    return target
