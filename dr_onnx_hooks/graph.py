@@ -171,9 +171,25 @@ class Graph:
                     sources[node.output[0]] = ZipMapSource(node.input[0], found)
         return sources
 
+    def column_root(self, tensor: str) -> str:
+        """Where ``tensor``'s columns come from: back through ops that keep them, including a scalar
+        constant added or multiplied (onnxmltools' LightGBM export multiplies by 1)."""
+        seen = set()
+        while (node := self.makers.get(tensor)) is not None and tensor not in seen:
+            seen.add(tensor)
+            variable = [i for i in node.input if i not in self.constants]
+            scalar = all(self.constants[i].size == 1 for i in node.input if i in self.constants)
+            if node.op_type in SAME_COLUMNS:
+                tensor = node.input[0]
+            elif node.op_type in ELEMENTWISE_OPS and len(variable) == 1 and scalar:
+                tensor = variable[0]
+            else:
+                break
+        return tensor
+
     def labels(self, tensor: str) -> Optional[GraphLabels]:
         """The class labels the graph keeps for ``tensor``'s columns (sources 2 and 3 of the docstring)."""
-        root = self.back(tensor, SAME_COLUMNS)
+        root = self.column_root(tensor)
         for output, output_type in self.outputs.items():
             if output_type in ("tensor(string)", "tensor(int64)", "tensor(int32)"):
                 found = self._emitted_labels(output, root)
@@ -196,7 +212,7 @@ class Graph:
         argmax = self.maker(self.back(picker.input[1], SAME_COLUMNS))
         if classes is None or classes.ndim != 1 or argmax is None or argmax.op_type != "ArgMax":
             return None
-        if _attribute(argmax, "axis") not in (1, -1) or self.back(argmax.input[0], SAME_COLUMNS) != root:
+        if _attribute(argmax, "axis") not in (1, -1) or self.column_root(argmax.input[0]) != root:
             return None
         values = _text(classes.tolist())
         return GraphLabels(values, f"constant {picker.input[0]!r} behind label output {output!r}", self._meaning(classes.tolist()), output)
