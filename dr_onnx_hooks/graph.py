@@ -34,11 +34,13 @@ as a graph output and dropping the ZipMap (``served``).
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+from .errors import ModelError
 
 ML_DOMAIN = "ai.onnx.ml"
 LABEL_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")
@@ -312,22 +314,42 @@ def _classifier_scale(node: onnx.NodeProto, where: str) -> Scale:
 
 
 def external_data_files(model: onnx.ModelProto) -> List[str]:
-    """The ``location`` of every tensor stored as external data, each once, in the order found."""
-    locations = (
-        next((entry.value for entry in t.external_data if entry.key == "location"), "")
-        for t in _tensors(model.graph) if t.data_location == onnx.TensorProto.EXTERNAL
-    )
-    return list(dict.fromkeys(loc for loc in locations if loc))
+    """The ``location`` of every tensor the model stores as external data, each once, in the order
+    found: initializers (dense and sparse), node attributes (a Constant's ``value``...), subgraphs
+    and the model's local functions. A tensor stored outside without a location is a ``ModelError``."""
+    tensors = list(_tensors(model.graph))
+    for function in model.functions:
+        tensors.extend(_node_tensors(function.node))
+    locations = []
+    for tensor in tensors:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            location = next((entry.value for entry in tensor.external_data if entry.key == "location"), "")
+            if not location:
+                raise ModelError(f"Tensor {tensor.name!r} is stored as external data without a location.")
+            locations.append(location)
+    return list(dict.fromkeys(locations))
 
 
-def _tensors(graph: onnx.GraphProto) -> Iterable[onnx.TensorProto]:
+def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor a graph holds: initializers (dense and sparse) and node attributes, in its subgraphs too."""
     yield from graph.initializer
-    for node in graph.node:
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    yield from _node_tensors(graph.node)
+
+
+def _node_tensors(nodes: Iterable[onnx.NodeProto]) -> Iterator[onnx.TensorProto]:
+    for node in nodes:
         for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.TENSOR:
+            if attribute.HasField("t"):
                 yield attribute.t
-            elif attribute.type == onnx.AttributeProto.GRAPH:
+            yield from attribute.tensors
+            sparse_tensors = list(attribute.sparse_tensors)
+            if attribute.HasField("sparse_tensor"):
+                sparse_tensors.append(attribute.sparse_tensor)
+            for sparse in sparse_tensors:
+                yield from (sparse.values, sparse.indices)
+            if attribute.HasField("g"):
                 yield from _tensors(attribute.g)
-            elif attribute.type == onnx.AttributeProto.GRAPHS:
-                for subgraph in attribute.graphs:
-                    yield from _tensors(subgraph)
+            for subgraph in attribute.graphs:
+                yield from _tensors(subgraph)

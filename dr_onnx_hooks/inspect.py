@@ -35,6 +35,10 @@ def model_file(model: Path) -> Path:
     return model
 
 
+def _named_columns(columns: Sequence[str]) -> str:
+    return f"column named {columns[0]!r}" if len(columns) == 1 else f"columns {', '.join(columns)}"
+
+
 def input_plan(feed: InputFeed) -> List[Dict[str, Any]]:
     """What each input reads and how it is cast."""
     return [
@@ -42,7 +46,7 @@ def input_plan(feed: InputFeed) -> List[Dict[str, Any]]:
             "input": i.name,
             "type": i.onnx_type,
             "shape": list(i.shape),
-            "columns": f"column named {i.name!r}" if feed.by_name else (
+            "columns": _named_columns(feed.columns[i.name]) if feed.by_name else (
                 f"all {i.width} columns, in order" if i.width else "all columns, in order"
             ),
             "cast": i.cast.rule,

@@ -13,10 +13,7 @@ import argparse
 import sys
 import tarfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional
-
-if TYPE_CHECKING:
-    import onnx
+from typing import Iterable, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT_FILES = (
@@ -40,32 +37,6 @@ def environment_archive(output: Path) -> Path:
     return _write(output, ROOT, ENVIRONMENT_FILES)
 
 
-def _tensors(graph: "onnx.GraphProto") -> Iterator["onnx.TensorProto"]:
-    """Every tensor a graph holds: initializers (dense and sparse) and node attributes (a Constant's
-    ``value``, any TENSOR/TENSORS/SPARSE_TENSOR attribute), in its subgraphs (If, Loop, Scan) too."""
-    yield from graph.initializer
-    for sparse in graph.sparse_initializer:
-        yield from (sparse.values, sparse.indices)
-    yield from _node_tensors(graph.node)
-
-
-def _node_tensors(nodes: Iterable["onnx.NodeProto"]) -> Iterator["onnx.TensorProto"]:
-    for node in nodes:
-        for attribute in node.attribute:
-            if attribute.HasField("t"):
-                yield attribute.t
-            yield from attribute.tensors
-            sparse_tensors = list(attribute.sparse_tensors)
-            if attribute.HasField("sparse_tensor"):
-                sparse_tensors.append(attribute.sparse_tensor)
-            for sparse in sparse_tensors:
-                yield from (sparse.values, sparse.indices)
-            if attribute.HasField("g"):
-                yield from _tensors(attribute.g)
-            for subgraph in attribute.graphs:
-                yield from _tensors(subgraph)
-
-
 def external_data_locations(model_file: Path) -> List[str]:
     """The ``location`` of every tensor the model stores as external data, each once, in the order found.
 
@@ -82,19 +53,13 @@ def external_data_locations(model_file: Path) -> List[str]:
         model = onnx.load(str(model_file), load_external_data=False)
     except Exception as exc:  # a file that is not an ONNX model: protobuf's DecodeError and the like
         raise SystemExit(f"{model_file} cannot be read as an ONNX model: {exc}") from exc
-    tensors = list(_tensors(model.graph))
-    for function in model.functions:
-        tensors.extend(_node_tensors(function.node))
-    locations = []
-    for tensor in tensors:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            location = next((entry.value for entry in tensor.external_data if entry.key == "location"), "")
-            if not location:
-                raise SystemExit(
-                    f"{model_file.name}: tensor {tensor.name!r} is stored as external data without a location."
-                )
-            locations.append(location)
-    return list(dict.fromkeys(locations))
+    from dr_onnx_hooks.errors import ModelError
+    from dr_onnx_hooks.graph import external_data_files
+
+    try:
+        return external_data_files(model)
+    except ModelError as exc:
+        raise SystemExit(f"{model_file.name}: {exc}") from exc
 
 
 def _data_member(model_dir: Path, model_name: str, location: str) -> str:

@@ -12,7 +12,8 @@ import pytest
 from dr_onnx_hooks import __main__ as module_cli
 from dr_onnx_hooks import inspect
 from models import (
-    classifier, pipeline, pipeline_onnx, regression_graph, regressor, sklearn_onnx, softmax_graph, write_model,
+    classifier, pipeline, pipeline_onnx, regression_graph, regressor, sklearn_onnx, softmax_graph, vector_text_graph,
+    write_model,
 )
 
 ALL_TARGETS = ["regression", "anomaly", "binary", "multiclass", "multilabel"]
@@ -164,3 +165,9 @@ def test_python_dash_m_in_a_subprocess(tmp_path, capsys, zipmap_classifier):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == report(capsys, folder / "model.onnx")
+
+
+def test_vector_input_shows_the_columns_it_reads(tmp_path, capsys):
+    got = report(capsys, write_model(tmp_path, vector_text_graph()) / "model.onnx")
+    plan = {i["input"]: i["columns"] for i in got["input_plan"]}
+    assert plan == {"num": "columns num_0, num_1, num_2", "cat": "column named 'cat'"}
