@@ -7,7 +7,6 @@ for ``drum server`` in DRUM 1.18.1; ``python -m datarobot_drum.drum.main server`
 that choice and always run the werkzeug server, so it is not used here.
 """
 
-import io
 import os
 import signal
 import socket
@@ -17,30 +16,18 @@ import time
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
-import pandas as pd
 import requests
+
+from helpers import csv_bytes, stray
 
 DRUM = Path(sys.executable).parent / "drum"
 CUSTOM_PY = "from dr_onnx_hooks import load_model, score\n"
 
-# Variables that would change what DRUM or the hooks do behind the command line's back: DRUM adds
-# its own env vars to argv when the flag is absent, and the hooks read DR_ONNX_* and TARGET_TYPE.
-_STRAY = (
-    "TARGET_TYPE", "CODE_DIR", "ADDRESS", "POSITIVE_CLASS_LABEL", "NEGATIVE_CLASS_LABEL", "CLASS_LABELS",
-    "CLASS_LABELS_FILE", "MAX_WORKERS", "DEPLOYMENT_CONFIG", "MONITOR", "MONITOR_SETTINGS", "WITH_ERROR_SERVER",
-    "SHOW_STACKTRACE", "PRODUCTION", "SKIP_PREDICT", "URL_PREFIX", "RUNTIME_PARAMS_FILE", "LAZY_LOADING_FILE",
-    "CUSTOM_MODEL_WORKERS",
-)
-
 
 def clean_env(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-    """This process's environment without settings that would steer DRUM or the hooks, plus ``extra``."""
-    env = {
-        k: v for k, v in os.environ.items()
-        if k not in _STRAY and not any(k == "MLOPS_RUNTIME_PARAM_" + s for s in _STRAY)
-        and not k.removeprefix("MLOPS_RUNTIME_PARAM_").startswith("DR_ONNX_")
-        and k != "MLOPS_RUNTIME_PARAM_DRUM_SERVER_TYPE"  # DRUM's default server (gunicorn in 1.18.1)
-    }
+    """This process's environment without settings that would steer DRUM or the hooks (``helpers.stray``),
+    plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not stray(k)}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -69,10 +56,11 @@ def label_args(
     return args
 
 
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode()
+def target_label_args(target_type: str, labels: Sequence[str]) -> List[str]:
+    """The label flags for ``target_type``, with binary ``labels`` given as (negative, positive)."""
+    if target_type == "binary":
+        return label_args(positive=labels[1], negative=labels[0])
+    return label_args(class_labels=labels) if target_type == "multiclass" else []
 
 
 def run_drum_score(
@@ -169,15 +157,34 @@ class DrumServer:
     def get(self, route: str, **kwargs) -> requests.Response:
         return requests.get(self.url + route, timeout=kwargs.pop("timeout", 30), **kwargs)
 
+    def post(
+        self, body: bytes, content_type: Optional[str] = "text/csv", route: str = "/predict/", timeout: float = 60,
+        **kwargs,
+    ) -> requests.Response:
+        """POST ``body`` to ``route`` as ``content_type`` (None: no Content-Type header)."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        return requests.post(self.url + route, data=body, headers=headers, timeout=timeout, **kwargs)
+
     def predict_csv(self, frame_or_bytes, multipart: bool = False, route: str = "/predict/") -> requests.Response:
         """POST a CSV to ``route``: raw body with ``Content-Type: text/csv``, or multipart field ``X``."""
         body = frame_or_bytes if isinstance(frame_or_bytes, bytes) else csv_bytes(frame_or_bytes)
         if multipart:
             return requests.post(self.url + route, files={"X": ("x.csv", body)}, timeout=60)
-        return requests.post(self.url + route, data=body, headers={"Content-Type": "text/csv"}, timeout=60)
+        return self.post(body, route=route)
 
     def __enter__(self) -> "DrumServer":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def serve(
+    request, code_dir: Path, target_type: str, labels: Sequence[str] = (),
+    env: Optional[Mapping[str, str]] = None, timeout: float = 60,
+) -> DrumServer:
+    """A started ``DrumServer`` that ``request`` (a fixture's, of any scope) stops when it is done;
+    its log goes beside ``code_dir``."""
+    server = DrumServer(code_dir, target_type, labels, env=env)
+    request.addfinalizer(server.stop)
+    return server.start(timeout=timeout)

@@ -10,6 +10,8 @@ from typing import Dict, Tuple
 
 import pandas as pd
 
+from helpers import label_kwargs
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "exporters"
 NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / "meta.json").is_file())
 
@@ -32,12 +34,7 @@ class Fixture:
 
     def kwargs(self, labels: Tuple[str, ...] = ()) -> Dict:
         """DRUM's score kwargs; ``labels`` in DataRobot's order (default: the model's own order)."""
-        labels = labels or self.labels
-        if self.target == "binary":
-            return {"target_type": "binary", "negative_class_label": labels[0], "positive_class_label": labels[1]}
-        if self.target == "multiclass":
-            return {"target_type": "multiclass", "class_labels": list(labels)}
-        return {"target_type": self.target}
+        return {"target_type": self.target, **label_kwargs(self.target, labels or self.labels)}
 
     def copy_to(self, folder: Path) -> Path:
         """The model file(s) alone in ``folder``, as a user uploads them."""

@@ -151,12 +151,6 @@ def logits_graph() -> bytes:
     )
 
 
-def proba_by_label(model, frame: pd.DataFrame) -> dict:
-    """scikit-learn's own probabilities, keyed by class label as text."""
-    proba = model.predict_proba(frame.to_numpy(np.float32))
-    return {str(label): proba[:, i] for i, label in enumerate(model.classes_)}
-
-
 def labels_in_other_order(labels: Sequence) -> Tuple[str, ...]:
     """DataRobot's labels, as text, in an order different from the model's."""
     return tuple(str(label) for label in reversed(list(labels)))

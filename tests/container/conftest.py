@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from drum_helpers import free_port
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("DR_ONNX_TEST_IMAGE", "dr-onnx-env:test")
 
 

@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 import requests
 
-from drum_helpers import CUSTOM_PY, csv_bytes
-from models import classifier, features, proba_by_label, regressor, sklearn_onnx, write_model
+from drum_helpers import CUSTOM_PY
+from helpers import ROOT, assert_probabilities, csv_bytes, predictions
+from models import classifier, features, regressor, sklearn_onnx, write_model
 
 pytestmark = pytest.mark.container
 
-ATOL = 1e-5
-EXAMPLE_MODEL = Path(__file__).resolve().parents[2] / "example" / "model" / "model.onnx"
+EXAMPLE_MODEL = ROOT / "example" / "model" / "model.onnx"
 
 
 def model_folder(path: Path, model: bytes, custom_py: str = "") -> Path:
@@ -33,18 +33,6 @@ def model_folder(path: Path, model: bytes, custom_py: str = "") -> Path:
 
 def post_csv(url: str, frame: pd.DataFrame) -> requests.Response:
     return requests.post(url, data=csv_bytes(frame), headers={"Content-Type": "text/csv"}, timeout=60)
-
-
-def predictions(response: requests.Response) -> pd.DataFrame:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return pd.DataFrame(response.json()["predictions"])
-
-
-def assert_probabilities_by_name(got: pd.DataFrame, model, rows: pd.DataFrame, labels) -> None:
-    assert sorted(got.columns) == sorted(labels) and len(got) == len(rows)
-    expected = proba_by_label(model, rows)
-    for label in labels:
-        np.testing.assert_allclose(got[label], expected[label], atol=ATOL, err_msg=f"column {label!r}")
 
 
 CASES = {
@@ -65,10 +53,10 @@ def test_artifact_only_folder_mounted_read_only_is_served_through_our_hooks_csv_
     rows = features(25)
     got = predictions(post_csv(served.url + "/predict/", rows))
     sent = env.get("CLASS_LABELS", "").split() or [env["NEGATIVE_CLASS_LABEL"], env["POSITIVE_CLASS_LABEL"]]
-    assert_probabilities_by_name(got, model, rows, sent)
+    assert_probabilities(got, model, rows, sent)
     as_json = requests.post(served.url + "/predict/", data=rows.to_json(orient="records"),
                             headers={"Content-Type": "application/json"}, timeout=60)
-    assert_probabilities_by_name(predictions(as_json), model, rows, sent)
+    assert_probabilities(predictions(as_json), model, rows, sent)
     print(f"\n{case}: container start to first good prediction {startup:.1f} s")
 
 
@@ -97,7 +85,7 @@ def test_files_copied_into_code_dir_like_datarobot_with_url_prefix(tmp_path, con
     assert info["positiveClassLabel"] == "1" and info["negativeClassLabel"] == "0"
     rows = features(20)
     got = predictions(post_csv(served.url + "/deploy/abc/predict/", rows))
-    assert_probabilities_by_name(got, model, rows, ("0", "1"))
+    assert_probabilities(got, model, rows, ("0", "1"))
 
 
 def test_model_folder_with_its_own_custom_py_takes_precedence(tmp_path, container):
@@ -110,7 +98,7 @@ def test_model_folder_with_its_own_custom_py_takes_precedence(tmp_path, containe
     assert requests.get(served.url + "/info/", timeout=10).json()["codeDir"] == "/opt/code"
     rows = features(15)
     got = predictions(post_csv(served.url + "/predict/", rows.assign(customer_id=range(15))))
-    assert_probabilities_by_name(got, model, rows, ("no", "yes"))
+    assert_probabilities(got, model, rows, ("no", "yes"))
 
 
 def test_bad_request_is_a_422_and_the_container_keeps_serving(tmp_path, container):
@@ -122,7 +110,7 @@ def test_bad_request_is_a_422_and_the_container_keeps_serving(tmp_path, containe
     bad = post_csv(served.url + "/predict/", features(3, n_features=5))
     assert bad.status_code == 422 and "expects 4 column(s) per row, received 5" in bad.json()["message"]
     rows = features(5)
-    assert_probabilities_by_name(predictions(post_csv(served.url + "/predict/", rows)), model, rows, ("no", "yes"))
+    assert_probabilities(predictions(post_csv(served.url + "/predict/", rows)), model, rows, ("no", "yes"))
 
 
 def test_model_that_fails_to_load_answers_513_with_the_reason_under_the_error_server(tmp_path, container):

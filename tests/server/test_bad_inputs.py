@@ -16,20 +16,15 @@ from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.ipc
 import pytest
 import requests
 
-from drum_helpers import DrumServer, csv_bytes, label_args
-from helpers import ROOT
-from models import (
-    classifier, features, mixed_frame, pipeline, pipeline_onnx, proba_by_label, regressor, sklearn_onnx, write_model,
-)
+from drum_helpers import DrumServer, label_args, serve
+from helpers import ATOL, DEFAULT_CODE, arrow_bytes, csv_bytes, predictions, sklearn_input, sklearn_proba
+from models import classifier, features, mixed_frame, pipeline, pipeline_onnx, regressor, sklearn_onnx, write_model
 
 pytestmark = pytest.mark.drum
 
-DEFAULT_CODE = ROOT / "default_code"
 CSV = "text/csv"
 HEADER = b"f0,f1,f2,f3\n"
 
@@ -42,39 +37,27 @@ class Served:
     labels: tuple
 
     def post(self, body: bytes, content_type: Optional[str] = CSV, **kwargs) -> requests.Response:
-        headers = {"Content-Type": content_type} if content_type else {}
-        return requests.post(self.server.url + "/predict/", data=body, headers=headers, timeout=120, **kwargs)
+        return self.server.post(body, content_type, timeout=120, **kwargs)
 
     def expected(self, rows: pd.DataFrame) -> pd.DataFrame:
         if not self.labels:
-            return pd.DataFrame({"Predictions": self.model.predict(_model_input(rows))})
-        if isinstance(self.model, type(pipeline("binary")[0])):
-            proba = self.model.predict_proba(rows)
-            return pd.DataFrame(proba, columns=[str(c) for c in self.model.classes_])
-        return pd.DataFrame(proba_by_label(self.model, rows))
+            return pd.DataFrame({"Predictions": self.model.predict(sklearn_input(self.model, rows))})
+        return sklearn_proba(self.model, rows)
 
     def assert_predicts(self, response: requests.Response, rows: pd.DataFrame) -> None:
-        assert response.status_code == 200, f"{response.status_code}: {response.text}"
-        got = pd.DataFrame(response.json()["predictions"])
-        if not self.labels:
-            got = got.rename(columns={0: "Predictions"})
+        got = predictions(response)
         expected = self.expected(rows)
         assert len(got) == len(rows) and sorted(got.columns) == sorted(expected.columns)
         for column in expected.columns:
-            np.testing.assert_allclose(got[column], expected[column], rtol=1e-4, atol=1e-5, err_msg=column)
-
-
-def _model_input(rows: pd.DataFrame):
-    return rows if "city" in rows else rows.to_numpy(np.float32)
+            np.testing.assert_allclose(got[column], expected[column], rtol=1e-4, atol=ATOL, err_msg=column)
 
 
 def _serve(request, tmp_path_factory, name: str, model_bytes: bytes, target: str, labels: list) -> DrumServer:
+    """The environment's ``default_code`` serving an artifact-only folder, as the image does."""
     base = tmp_path_factory.mktemp(name)
     write_model(base / "model", model_bytes)
     shutil.copytree(DEFAULT_CODE, base / "code")
-    server = DrumServer(base / "code", target, labels, log_dir=base, env={"DR_ONNX_MODEL_DIR": str(base / "model")})
-    request.addfinalizer(server.stop)
-    return server.start(timeout=90)
+    return serve(request, base / "code", target, labels, env={"DR_ONNX_MODEL_DIR": str(base / "model")}, timeout=90)
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +77,6 @@ def served(request, tmp_path_factory):
         "multi-input": Served(_serve(request, tmp_path_factory, "multi", pipeline_onnx(multi, frame), "binary",
                                      label_args("yes", "no")), multi, mixed_frame(6, seed=4), ("no", "yes")),
     }
-
-
-def _arrow(frame: pd.DataFrame) -> bytes:
-    sink = pa.BufferOutputStream()
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 def _mtx() -> dict:
@@ -158,7 +133,7 @@ CASES = {
     "multipart field not X": Case("binary", lambda s: s.post(b"", None, files={"Y": ("x.csv", csv_bytes(ROWS))}), 422,
                                   "Samples should be provided as"),
     "sparse text/mtx": Case("binary", lambda s: s.post(b"", None, **_mtx()), 200),
-    "truncated Arrow": Case("binary", lambda s: s.post(_arrow(ROWS)[:-40], "application/vnd.apache.arrow.file"), 422,
+    "truncated Arrow": Case("binary", lambda s: s.post(arrow_bytes(ROWS)[:-40], "application/vnd.apache.arrow.file"), 422,
                             "The Arrow IPC file cannot be read"),
     "multiclass: text": Case("multiclass", lambda s: s.post(HEADER + b"1,x,3,4\n"), 422, "Column 'f1' holds 'x'"),
     "multiclass: missing column": Case("multiclass", lambda s: s.post(b"f0,f1\n1,2\n"), 422, "received 2: f0, f1"),

@@ -10,13 +10,10 @@ import pandas as pd
 import pytest
 
 from drum_helpers import label_args, run_drum_score, write_code_dir
-from models import (
-    classifier, features, proba_by_label, regressor, sigmoid_expected, sigmoid_graph, sklearn_onnx,
-)
+from helpers import ATOL, assert_probabilities
+from models import classifier, features, regressor, sigmoid_expected, sigmoid_graph, sklearn_onnx
 
 pytestmark = pytest.mark.drum
-
-ATOL = 1e-5  # the models compute in float32
 
 
 def _score(tmp_path, model: bytes, frame: pd.DataFrame, target: str, labels):
@@ -38,12 +35,6 @@ def _failed_run(tmp_path, code_dir, frame: pd.DataFrame, target="regression", la
     return result.stdout + result.stderr
 
 
-def _assert_named_probabilities(out: pd.DataFrame, expected: dict, labels) -> None:
-    assert sorted(out.columns) == sorted(str(label) for label in labels)
-    for label in out.columns:
-        np.testing.assert_allclose(out[label], expected[label], atol=ATOL, err_msg=f"column {label!r}")
-
-
 @pytest.mark.parametrize("zipmap", [True, False], ids=["zipmap", "no-zipmap"])
 @pytest.mark.parametrize(
     "positive, negative",
@@ -54,14 +45,14 @@ def test_binary_string_labels_are_named_by_class(tmp_path, zipmap, positive, neg
     model, frame = classifier(["no", "yes"])
     rows = frame.head(40)
     out = _score(tmp_path, sklearn_onnx(model, frame, zipmap=zipmap), rows, "binary", label_args(positive, negative))
-    _assert_named_probabilities(out, proba_by_label(model, rows), [positive, negative])
+    assert_probabilities(out, model, rows, [positive, negative])
 
 
 def test_binary_integer_labels_random_forest(tmp_path):
     model, frame = classifier([0, 1], kind="rf")
     rows = frame.head(40)
     out = _score(tmp_path, sklearn_onnx(model, frame, zipmap=False), rows, "binary", label_args("1", "0"))
-    _assert_named_probabilities(out, proba_by_label(model, rows), ["1", "0"])
+    assert_probabilities(out, model, rows, ["1", "0"])
 
 
 def test_multiclass_labels_in_another_order(tmp_path):
@@ -69,7 +60,7 @@ def test_multiclass_labels_in_another_order(tmp_path):
     rows = frame.head(40)
     sent = ["dog", "cat", "ant"]
     out = _score(tmp_path, sklearn_onnx(model, frame, zipmap=True), rows, "multiclass", label_args(class_labels=sent))
-    _assert_named_probabilities(out, proba_by_label(model, rows), sent)
+    assert_probabilities(out, model, rows, sent)
 
 
 def test_regression_matches_sklearn(tmp_path):

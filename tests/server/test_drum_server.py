@@ -6,35 +6,13 @@ and the artifact-only layout the Docker image uses (``DR_ONNX_MODEL_DIR`` names 
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from drum_helpers import DrumServer, label_args, write_code_dir
-from models import classifier, proba_by_label, regressor, sklearn_onnx, write_model
+from drum_helpers import label_args, serve, write_code_dir
+from helpers import assert_probabilities, predictions
+from models import classifier, regressor, sklearn_onnx, write_model
 
 pytestmark = pytest.mark.drum
-
-ATOL = 1e-5
-
-
-def _serve(request, folder, target, labels, env=None) -> DrumServer:
-    server = DrumServer(folder, target, labels, log_dir=folder.parent, env=env)
-    request.addfinalizer(server.stop)
-    return server.start(timeout=60)
-
-
-def _predictions(response) -> list:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return response.json()["predictions"]
-
-
-def _assert_named_probabilities(predictions: list, model, rows: pd.DataFrame, labels) -> None:
-    assert len(predictions) == len(rows)
-    got = pd.DataFrame(predictions)
-    assert sorted(got.columns) == sorted(labels)
-    expected = proba_by_label(model, rows)
-    for label in labels:
-        np.testing.assert_allclose(got[label], expected[label], atol=ATOL, err_msg=f"column {label!r}")
 
 
 # --- binary --------------------------------------------------------------------------------------
@@ -46,7 +24,7 @@ BINARY_POSITIVE, BINARY_NEGATIVE = "yes", "no"
 def binary(request, tmp_path_factory):
     model, frame = classifier(["no", "yes"])
     folder = write_code_dir(tmp_path_factory.mktemp("binary") / "model", sklearn_onnx(model, frame, zipmap=True))
-    server = _serve(request, folder, "binary", label_args(BINARY_POSITIVE, BINARY_NEGATIVE))
+    server = serve(request, folder, "binary", label_args(BINARY_POSITIVE, BINARY_NEGATIVE))
     return server, model, frame
 
 
@@ -75,7 +53,7 @@ def test_binary_load_is_logged_in_one_line(binary):
 def test_binary_predictions_are_named_by_class(binary):
     server, model, frame = binary
     rows = frame.head(25)
-    _assert_named_probabilities(_predictions(server.predict_csv(rows)), model, rows, ["no", "yes"])
+    assert_probabilities(predictions(server.predict_csv(rows)), model, rows, ["no", "yes"])
 
 
 @pytest.mark.parametrize(
@@ -97,7 +75,7 @@ def test_bad_request_is_422_and_server_keeps_serving(binary, bad, pattern):
     for part in pattern:
         assert part in message, message
     assert server.alive()
-    _assert_named_probabilities(_predictions(server.predict_csv(rows)), model, rows, ["no", "yes"])
+    assert_probabilities(predictions(server.predict_csv(rows)), model, rows, ["no", "yes"])
 
 
 # --- multiclass ----------------------------------------------------------------------------------
@@ -110,7 +88,7 @@ def multiclass(request, tmp_path_factory):
     model, frame = classifier(["ant", "cat", "dog"])
     assert list(model.classes_) != MULTICLASS_SENT
     folder = write_code_dir(tmp_path_factory.mktemp("multiclass") / "model", sklearn_onnx(model, frame, zipmap=True))
-    server = _serve(request, folder, "multiclass", label_args(class_labels=MULTICLASS_SENT))
+    server = serve(request, folder, "multiclass", label_args(class_labels=MULTICLASS_SENT))
     return server, model, frame
 
 
@@ -125,8 +103,7 @@ def test_multiclass_info_echoes_labels(multiclass):
 def test_multiclass_predictions_are_named_by_class(multiclass, multipart):
     server, model, frame = multiclass
     rows = frame.iloc[30:60]
-    predictions = _predictions(server.predict_csv(rows, multipart=multipart))
-    _assert_named_probabilities(predictions, model, rows, MULTICLASS_SENT)
+    assert_probabilities(predictions(server.predict_csv(rows, multipart=multipart)), model, rows, MULTICLASS_SENT)
 
 
 # --- regression ----------------------------------------------------------------------------------
@@ -135,16 +112,16 @@ def test_multiclass_predictions_are_named_by_class(multiclass, multipart):
 def regression(request, tmp_path_factory):
     model, frame = regressor()
     folder = write_code_dir(tmp_path_factory.mktemp("regression") / "model", sklearn_onnx(model, frame))
-    server = _serve(request, folder, "regression", [])
+    server = serve(request, folder, "regression", [])
     return server, model, frame
 
 
 def test_regression_predictions_match_sklearn(regression):
     server, model, frame = regression
     rows = frame.head(50)
-    predictions = _predictions(server.predict_csv(rows))
+    got = predictions(server.predict_csv(rows))["Predictions"]
     assert server.get("/info/").json()["targetType"] == "regression"
-    np.testing.assert_allclose(predictions, model.predict(rows.to_numpy(np.float32)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, model.predict(rows.to_numpy(np.float32)), rtol=1e-4, atol=1e-4)
 
 
 def test_regression_text_value_is_422_then_good_request_succeeds(regression):
@@ -157,7 +134,7 @@ def test_regression_text_value_is_422_then_good_request_succeeds(regression):
     message = response.json()["message"]
     assert "'f0'" in message and "row 2" in message, message
     np.testing.assert_allclose(
-        _predictions(server.predict_csv(rows)), model.predict(rows.to_numpy(np.float32)), rtol=1e-4, atol=1e-4
+        predictions(server.predict_csv(rows))["Predictions"], model.predict(rows.to_numpy(np.float32)), rtol=1e-4, atol=1e-4
     )
 
 
@@ -171,7 +148,7 @@ def artifact_only(request, tmp_path_factory):
     code_dir = write_code_dir(root / "code")
     assert sorted(p.name for p in code_dir.iterdir()) == ["custom.py"]
     assert sorted(p.name for p in model_dir.iterdir()) == ["model.onnx"]
-    server = _serve(request, code_dir, "binary", label_args("no", "yes"), env={"DR_ONNX_MODEL_DIR": str(model_dir)})
+    server = serve(request, code_dir, "binary", label_args("no", "yes"), env={"DR_ONNX_MODEL_DIR": str(model_dir)})
     return server, model, frame, code_dir
 
 
@@ -181,4 +158,4 @@ def test_artifact_only_folder_is_served_through_model_dir_setting(artifact_only)
     assert info["codeDir"] == str(code_dir)
     assert (info["positiveClassLabel"], info["negativeClassLabel"]) == ("no", "yes")
     rows = frame.head(30)
-    _assert_named_probabilities(_predictions(server.predict_csv(rows)), model, rows, ["no", "yes"])
+    assert_probabilities(predictions(server.predict_csv(rows)), model, rows, ["no", "yes"])

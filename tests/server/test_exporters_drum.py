@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drum_helpers import DrumServer, label_args, run_drum_score
+from drum_helpers import DrumServer, label_args, run_drum_score, target_label_args
 from exporters import load
-from helpers import ATOL, ROOT
+from helpers import ATOL, ROOT, assert_named_like, predictions, sklearn_proba
 from models import ZIPS, zip_classifier
 
 pytestmark = pytest.mark.drum
@@ -37,16 +37,7 @@ def model_folder(tmp_path, fixture):
 
 
 def drum_labels(fixture, labels):
-    labels = labels or fixture.labels
-    if fixture.target == "binary":
-        return label_args(positive=labels[1], negative=labels[0])
-    return label_args(class_labels=labels) if fixture.target == "multiclass" else []
-
-
-def assert_named_like(frame: pd.DataFrame, expected: pd.DataFrame) -> None:
-    assert sorted(frame.columns) == sorted(expected.columns)
-    for column in expected.columns:
-        np.testing.assert_allclose(frame[column], expected[column], atol=ATOL, err_msg=f"column {column!r}")
+    return target_label_args(fixture.target, labels or fixture.labels)
 
 
 @pytest.mark.parametrize("name, labels, env", CASES, ids=[c[0] for c in CASES])
@@ -63,9 +54,7 @@ def test_drum_score_gives_the_native_predictions(tmp_path, name, labels, env):
 def test_drum_server_serves_an_exported_model_with_external_weights(tmp_path):
     fixture = load("torch_multiclass_softmax")
     with DrumServer(model_folder(tmp_path, fixture), "multiclass", drum_labels(fixture, None)) as server:
-        response = server.predict_csv(fixture.rows)
-        assert response.status_code == 200, response.text
-        assert_named_like(pd.DataFrame(response.json()["predictions"]), fixture.expected)
+        assert_named_like(predictions(server.predict_csv(fixture.rows)), fixture.expected)
 
 
 def test_the_copied_line_reads_codes_as_sent(tmp_path):
@@ -77,9 +66,6 @@ def test_the_copied_line_reads_codes_as_sent(tmp_path):
     shutil.copy(ROOT / "example" / "model" / "custom.py", folder / "custom.py")
     rows = pd.DataFrame({"zip": ZIPS * 5, "x": np.linspace(-2, 2, 20, dtype=np.float32)})
     with DrumServer(folder, "binary", label_args(positive="yes", negative="no")) as server:
-        response = server.predict_csv(rows)
-        assert response.status_code == 200, response.text
-        got = pd.DataFrame(response.json()["predictions"])
-    proba = model.predict_proba(rows)
-    for i, label in enumerate(model.classes_):
-        np.testing.assert_allclose(got[label], proba[:, i], atol=ATOL, err_msg=f"column {label!r}")
+        got = predictions(server.predict_csv(rows))
+    for label, expected in sklearn_proba(model, rows).items():
+        np.testing.assert_allclose(got[label], expected, atol=ATOL, err_msg=f"column {label!r}")

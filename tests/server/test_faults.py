@@ -11,8 +11,9 @@ import pytest
 import requests
 from onnx import TensorProto, helper
 
-from drum_helpers import DrumServer, csv_bytes, label_args, write_code_dir
-from models import classifier, features, proba_by_label, sklearn_onnx, softmax_graph
+from drum_helpers import DrumServer, label_args, write_code_dir
+from helpers import ATOL, csv_bytes, sklearn_proba
+from models import classifier, features, sklearn_onnx, softmax_graph
 
 pytestmark = pytest.mark.drum
 
@@ -87,14 +88,13 @@ def test_nan_output_is_a_500_naming_the_output_and_the_server_keeps_serving(tmp_
 
 def _predict_ok(server: DrumServer, rows: pd.DataFrame, model) -> bool:
     try:
-        response = requests.post(server.url + "/predict/", data=csv_bytes(rows),
-                                 headers={"Content-Type": "text/csv"}, timeout=10)
+        response = server.post(csv_bytes(rows), timeout=10)
     except requests.RequestException:
         return False
     if response.status_code != 200:
         return False
     got = pd.DataFrame(response.json()["predictions"])
-    np.testing.assert_allclose(got["yes"], proba_by_label(model, rows)["yes"], atol=1e-5)
+    np.testing.assert_allclose(got["yes"], sklearn_proba(model, rows)["yes"], atol=ATOL)
     return True
 
 

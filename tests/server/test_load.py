@@ -11,8 +11,9 @@ import psutil
 import pytest
 import requests
 
-from drum_helpers import DrumServer, csv_bytes, label_args, write_code_dir
-from models import classifier, features, proba_by_label, sklearn_onnx
+from drum_helpers import DrumServer, label_args, write_code_dir
+from helpers import ATOL, csv_bytes, sklearn_proba
+from models import classifier, features, sklearn_onnx
 
 pytestmark = pytest.mark.drum
 
@@ -33,7 +34,7 @@ def test_mixed_traffic_at_concurrency_8(tmp_path):
     folder = write_code_dir(tmp_path / "model", sklearn_onnx(model, train))
     small, large = features(1, seed=1), features(100, seed=2)
     bodies = {1: csv_bytes(small), 100: csv_bytes(large)}
-    expected = {1: proba_by_label(model, small), 100: proba_by_label(model, large)}
+    expected = {1: sklearn_proba(model, small), 100: sklearn_proba(model, large)}
     with DrumServer(folder, "binary", label_args("yes", "no"), env=WORKERS) as server:
         workers = len(psutil.Process(server.process.pid).children())
         local = threading.local()
@@ -61,7 +62,7 @@ def test_mixed_traffic_at_concurrency_8(tmp_path):
         got = pd.DataFrame(body["predictions"])
         assert len(got) == rows
         for label in ("no", "yes"):
-            np.testing.assert_allclose(got[label], expected[rows][label], atol=1e-5)
+            np.testing.assert_allclose(got[label], expected[rows][label], atol=ATOL)
     growth = rss["last"] / rss["first"] - 1
     print(f"\nload: {REQUESTS} requests (1 and 100 rows) at concurrency {CONCURRENCY} on {workers} workers "
           f"in {elapsed:.1f} s = {REQUESTS / elapsed:.0f} req/s; server RSS {rss['first'] / 1e6:.0f} MB after 1000, "

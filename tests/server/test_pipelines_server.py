@@ -4,14 +4,12 @@ class name; requests look like a client's table (``models.as_sent``). ``tests/un
 checks the same models through ``score()``.
 """
 
-from typing import List, Sequence
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from drum_helpers import DrumServer, csv_bytes, label_args, run_drum_score, write_code_dir
-from helpers import ATOL, assert_like_sklearn
+from drum_helpers import DrumServer, label_args, run_drum_score, serve, target_label_args, write_code_dir
+from helpers import ATOL, assert_like_sklearn, csv_bytes, predictions
 from models import (
     PIPELINE_TARGETS, as_sent, exported_pipeline, features, isolation_forest, pipeline, pipeline_onnx, request_rows,
     sent_labels, sklearn_onnx,
@@ -25,19 +23,13 @@ def fitted(request):
     return (request.param, *exported_pipeline(request.param))
 
 
-def drum_label_args(target: str, labels: Sequence[str]) -> List[str]:
-    if target == "binary":
-        return label_args(positive=labels[1], negative=labels[0])
-    return label_args(class_labels=labels)
-
-
 def test_drum_score(tmp_path, fitted):
     target, model, onnx_model = fitted
     rows, labels = request_rows(), sent_labels(model, target)
     input_csv, output_csv = tmp_path / "input.csv", tmp_path / "output.csv"
     as_sent(rows).to_csv(input_csv, index=False)
     result = run_drum_score(write_code_dir(tmp_path / "model", onnx_model), input_csv, output_csv, target,
-                            drum_label_args(target, labels))
+                            target_label_args(target, labels))
     assert result.returncode == 0, f"drum score failed:\n{result.stdout}\n{result.stderr}"
     assert_like_sklearn(pd.read_csv(output_csv), model, rows, target, labels)
 
@@ -49,15 +41,11 @@ def server(request, tmp_path_factory):
     model, train = pipeline("multiclass")
     labels = sent_labels(model, "multiclass")
     folder = write_code_dir(tmp_path_factory.mktemp("pipeline_server") / "model", pipeline_onnx(model, train))
-    drum = DrumServer(folder, "multiclass", label_args(class_labels=labels), log_dir=folder.parent)
-    request.addfinalizer(drum.stop)
-    return drum.start(timeout=60), model, labels
+    return serve(request, folder, "multiclass", label_args(class_labels=labels)), model, labels
 
 
 def _assert_served_like_sklearn(drum: DrumServer, model, labels, rows: pd.DataFrame) -> None:
-    response = drum.predict_csv(as_sent(rows))
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    assert_like_sklearn(pd.DataFrame(response.json()["predictions"]), model, rows, "multiclass", labels)
+    assert_like_sklearn(predictions(drum.predict_csv(as_sent(rows))), model, rows, "multiclass", labels)
 
 
 def test_server_predictions_are_named_by_class(server):

@@ -11,13 +11,12 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import requests
 
-from drum_helpers import DrumServer, label_args, run_drum_score
-from helpers import FORMATS, ROOT, WIDE, encoded, proba_of
+from drum_helpers import label_args, run_drum_score, serve
+from helpers import DEFAULT_CODE, FORMATS, WIDE, assert_probabilities, encoded, predictions
 from models import by_name_classifier, write_model, zip_classifier
 
 pytestmark = pytest.mark.drum
@@ -29,34 +28,12 @@ CONTENT_TYPES = {
     "json-split": "application/json", "json-instances": "application/json",
     "arrow-file": "application/vnd.apache.arrow.file", "arrow-stream": "application/vnd.apache.arrow.stream",
 }
-ATOL = 1e-5
-
-
-def _post(server: DrumServer, body: bytes, content_type: str) -> requests.Response:
-    return requests.post(server.url + "/predict/", data=body, headers={"Content-Type": content_type}, timeout=60)
-
-
-def _predictions(response: requests.Response) -> pd.DataFrame:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return pd.DataFrame(response.json()["predictions"])
-
-
-def _assert_like_sklearn(got: pd.DataFrame, model, rows: pd.DataFrame) -> None:
-    assert len(got) == len(rows) and sorted(got.columns) == ["no", "yes"]
-    for label, expected in proba_of(model, rows).items():
-        np.testing.assert_allclose(got[label], expected, atol=ATOL, err_msg=f"column {label!r}")
 
 
 def _edit_line(body: bytes, index: int, edit) -> bytes:
     lines = body.split(b"\n")
     lines[index] = edit(lines[index])
     return b"\n".join(lines)
-
-
-def _serve(request, code_dir: Path, env=None) -> DrumServer:
-    server = DrumServer(code_dir, "binary", LABELS, log_dir=code_dir.parent, env=env)
-    request.addfinalizer(server.stop)
-    return server.start(timeout=60)
 
 
 # --- a custom.py importing the three hooks -------------------------------------------------------
@@ -72,23 +49,23 @@ def by_name(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(request, by_name):
     model, frame, code_dir = by_name
-    return _serve(request, code_dir), model, frame
+    return serve(request, code_dir, "binary", LABELS), model, frame
 
 
 @pytest.mark.parametrize("fmt", FORMATS + ("mtx",))
 def test_every_format_predicts_as_the_csv_and_as_sklearn(server, fmt):
     server, model, frame = server
     rows = frame.iloc[20:45]
-    from_csv = _predictions(_post(server, encoded(rows, "csv"), "text/csv"))
+    from_csv = predictions(server.post(encoded(rows, "csv"), "text/csv"))
     sent = rows[["f2", "f0", "f3", "f1"]]  # another column order: the inputs take columns by name
     if fmt == "mtx":
         files = {"X": ("x.mtx", encoded(sent, "mtx")), "X.colnames": ("colnames", "\n".join(sent.columns).encode())}
         response = requests.post(server.url + "/predict/", files=files, timeout=60)
     else:
-        response = _post(server, encoded(sent, fmt), CONTENT_TYPES[fmt])
-    got = _predictions(response)
+        response = server.post(encoded(sent, fmt), CONTENT_TYPES[fmt])
+    got = predictions(response)
     pd.testing.assert_frame_equal(got[from_csv.columns], from_csv, atol=1e-9)
-    _assert_like_sklearn(got, model, rows)
+    assert_probabilities(got, model, rows, ["no", "yes"])
 
 
 @pytest.mark.parametrize(
@@ -115,13 +92,13 @@ def test_bad_body_is_a_prompt_4xx_and_the_next_request_succeeds(server, make_bod
     server, model, frame = server
     rows = frame.head(6)
     start = time.monotonic()
-    response = _post(server, make_body(rows), content_type)
+    response = server.post(make_body(rows), content_type)
     elapsed = time.monotonic() - start
     assert response.status_code == status, f"{response.status_code}: {response.text}"
     assert response.headers.get("X-Drum-User-Http-Error") == "true"
     assert message in response.json()["message"], response.json()["message"]
     assert elapsed < 2, f"answered after {elapsed:.2f} s"
-    _assert_like_sklearn(_predictions(_post(server, encoded(rows, "csv"), "text/csv")), model, rows)
+    assert_probabilities(predictions(server.post(encoded(rows, "csv"), "text/csv")), model, rows, ["no", "yes"])
 
 
 # --- drum score with the hook --------------------------------------------------------------------
@@ -132,7 +109,7 @@ def test_drum_score_reads_csv_through_the_hook(tmp_path, by_name):
     (tmp_path / "in.csv").write_bytes(encoded(rows, "csv"))
     result = run_drum_score(code_dir, tmp_path / "in.csv", tmp_path / "out.csv", "binary", LABELS)
     assert result.returncode == 0, result.stdout + result.stderr
-    _assert_like_sklearn(pd.read_csv(tmp_path / "out.csv"), model, rows)
+    assert_probabilities(pd.read_csv(tmp_path / "out.csv"), model, rows, ["no", "yes"])
 
 
 def test_drum_score_names_matrix_market_columns_from_the_sparse_column_file(tmp_path, by_name):
@@ -143,7 +120,7 @@ def test_drum_score_names_matrix_market_columns_from_the_sparse_column_file(tmp_
     args = [*LABELS, "--sparse-column-file", str(tmp_path / "columns.txt")]  # extra flags go with the labels
     result = run_drum_score(code_dir, tmp_path / "in.mtx", tmp_path / "out.csv", "binary", args)
     assert result.returncode == 0, result.stdout + result.stderr
-    _assert_like_sklearn(pd.read_csv(tmp_path / "out.csv"), model, rows)
+    assert_probabilities(pd.read_csv(tmp_path / "out.csv"), model, rows, ["no", "yes"])
 
 
 # --- the environment's default_code, serving an artifact-only folder ----------------------------
@@ -152,10 +129,10 @@ def test_drum_score_names_matrix_market_columns_from_the_sparse_column_file(tmp_
 def default_code_server(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("default_code")
     model, onnx, frame = zip_classifier()
-    code_dir = Path(shutil.copytree(ROOT / "default_code", root / "code"))
+    code_dir = Path(shutil.copytree(DEFAULT_CODE, root / "code"))
     assert sorted(p.name for p in code_dir.iterdir()) == ["custom.py"]
     model_dir = write_model(root / "artifact", onnx)
-    return _serve(request, code_dir, env={"DR_ONNX_MODEL_DIR": str(model_dir)}), model, frame
+    return serve(request, code_dir, "binary", LABELS, env={"DR_ONNX_MODEL_DIR": str(model_dir)}), model, frame
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json-records"])
@@ -163,4 +140,4 @@ def test_default_code_reads_zip_codes_as_sent(default_code_server, fmt):
     server, model, frame = default_code_server
     rows = frame.head(40)
     assert rows["zip"].str.startswith("0").any()
-    _assert_like_sklearn(_predictions(_post(server, encoded(rows, fmt), CONTENT_TYPES[fmt])), model, rows)
+    assert_probabilities(predictions(server.post(encoded(rows, fmt), CONTENT_TYPES[fmt])), model, rows, ["no", "yes"])

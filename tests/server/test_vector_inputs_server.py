@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drum_helpers import csv_bytes, label_args, run_drum_score, write_code_dir
+from drum_helpers import label_args, run_drum_score, write_code_dir
+from helpers import ATOL, csv_bytes
 from models import vector_pipeline, vector_pipeline_onnx, vector_text_expected, vector_text_frame, vector_text_graph
 
 pytestmark = pytest.mark.drum
 
-ATOL = 1e-5  # float32 model; the values stay below a few hundred
 RTOL = 1e-6
 
 

@@ -7,14 +7,13 @@ another order (and binary's positive/negative swapped): the columns must follow 
 
 import logging
 
-import numpy as np
 import pytest
 
 from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.graph import INDICES, LABELS
 from exporters import NAMES, load
-from helpers import ATOL
+from helpers import assert_named_like
 
 
 def scored(fixture, tmp_path, monkeypatch, labels=(), **settings):
@@ -22,12 +21,6 @@ def scored(fixture, tmp_path, monkeypatch, labels=(), **settings):
         monkeypatch.setenv(name, value)
     plan = load_model(str(fixture.copy_to(tmp_path / fixture.name)))
     return plan, score(fixture.rows, plan, **fixture.kwargs(labels))
-
-
-def assert_named_like(frame, expected):
-    assert sorted(frame.columns) == sorted(expected.columns)
-    for column in expected.columns:
-        np.testing.assert_allclose(frame[column], expected[column], atol=ATOL, err_msg=f"column {column!r}")
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "torch_multiclass_logits"])

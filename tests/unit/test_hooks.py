@@ -14,8 +14,9 @@ from sklearn.pipeline import make_pipeline
 import dr_onnx_hooks
 from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
+from helpers import assert_probabilities
 from models import (
-    classifier, features, identity_graph, labels_in_other_order, logits_graph, proba_by_label, regression_graph,
+    classifier, features, identity_graph, labels_in_other_order, logits_graph, regression_graph,
     regressor, sigmoid_expected, sigmoid_graph, sklearn_onnx, softmax_expected, softmax_graph, write_model, WEIGHTS,
 )
 
@@ -24,13 +25,6 @@ F32 = dict(rtol=0, atol=2e-6)  # float32 probabilities
 
 def served(tmp_path, model_bytes):
     return load_model(str(write_model(tmp_path, model_bytes)))
-
-
-def assert_named_like_sklearn(frame, model, data, labels):
-    assert sorted(frame.columns) == sorted(labels) and len(frame) == len(data)
-    expected = proba_by_label(model, data)
-    for label in labels:
-        np.testing.assert_allclose(frame[label], expected[label], **F32, err_msg=f"column {label}")
 
 
 def test_star_import_exports_the_three_hooks():
@@ -49,7 +43,7 @@ def test_binary_columns_are_named_by_class_whatever_datarobot_calls_positive(tmp
     positive, negative = (str(labels[0]), str(labels[1])) if positive_first else (str(labels[1]), str(labels[0]))
     data = features(40)
     frame = score(data, plan, target_type=TargetType.BINARY, positive_class_label=positive, negative_class_label=negative)
-    assert_named_like_sklearn(frame, model, data, (negative, positive))
+    assert_probabilities(frame, model, data, (negative, positive), **F32)
 
 
 @pytest.mark.parametrize("zipmap", [True, False])
@@ -60,7 +54,7 @@ def test_multiclass_columns_are_named_by_class_when_datarobot_orders_labels_diff
     sent = labels_in_other_order(model.classes_)
     data = features(40)
     frame = score(data, plan, target_type=TargetType.MULTICLASS, class_labels=list(sent))
-    assert_named_like_sklearn(frame, model, data, sent)
+    assert_probabilities(frame, model, data, sent, **F32)
     np.testing.assert_allclose(frame.sum(axis=1), 1.0, atol=1e-12)
 
 
@@ -117,7 +111,7 @@ def test_missing_values_reach_the_model(tmp_path):
     data["f2"] = np.nan
     frame = score(data, served(tmp_path, sklearn_onnx(model, train)), target_type="binary",
                   positive_class_label="hi", negative_class_label="lo")
-    assert_named_like_sklearn(frame, model, data, ("lo", "hi"))
+    assert_probabilities(frame, model, data, ("lo", "hi"), **F32)
 
 
 def test_target_type_falls_back_to_the_environment(tmp_path, monkeypatch):
@@ -187,7 +181,7 @@ def test_output_override_from_environment_or_runtime_parameter(tmp_path, monkeyp
     plan = served(tmp_path, sklearn_onnx(model, train, zipmap=False))
     data = features(10)
     frame = score(data, plan, target_type="binary", positive_class_label="yes", negative_class_label="no")
-    assert_named_like_sklearn(frame, model, data, ("no", "yes"))
+    assert_probabilities(frame, model, data, ("no", "yes"), **F32)
     assert plan.choice("binary").reason == "named by DR_ONNX_OUTPUT"
 
 

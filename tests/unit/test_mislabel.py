@@ -27,22 +27,18 @@ from sklearn.svm import SVC, LinearSVC
 from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.served import _host_has
-from helpers import ATOL
+from helpers import ATOL, assert_probabilities, label_kwargs
 from models import OPSET, classifier, features, labels_in_other_order, sklearn_onnx, write_model, zip_classifier
 
 
 def kwargs_for(labels):
     """DRUM's kwargs for ``labels`` in DataRobot's order (binary: negative first)."""
-    if len(labels) == 2:
-        return {"target_type": "binary", "negative_class_label": labels[0], "positive_class_label": labels[1]}
-    return {"target_type": "multiclass", "class_labels": list(labels)}
+    target = "binary" if len(labels) == 2 else "multiclass"
+    return {"target_type": target, **label_kwargs(target, labels)}
 
 
 def assert_like(model, frame: pd.DataFrame, scored: pd.DataFrame) -> None:
-    proba = model.predict_proba(frame.to_numpy(np.float32))
-    assert sorted(scored.columns) == sorted(str(c) for c in model.classes_)
-    for i, label in enumerate(model.classes_):
-        np.testing.assert_allclose(scored[str(label)], proba[:, i], atol=ATOL, err_msg=f"column {label!r}")
+    assert_probabilities(scored, model, frame, model.classes_)
 
 
 def served(tmp_path, onnx_model: bytes):

@@ -8,7 +8,6 @@ column (so ``pd.read_csv`` parses that text column as float64).
 """
 
 from pathlib import Path
-from typing import Dict, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
-from helpers import ATOL, assert_like_sklearn
+from helpers import ATOL, assert_like_sklearn, label_kwargs
 from models import (
     OPSET, PIPELINE_TARGETS, PIPELINE_TEXT, as_sent, exported_pipeline, features, isolation_forest, mixed_frame,
     request_rows, sent_labels, sklearn_onnx, write_model,
@@ -37,12 +36,6 @@ def via_csv(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """``frame`` written as CSV and read back the way DRUM reads a request."""
     frame.to_csv(path, index=False)
     return pd.read_csv(path)
-
-
-def label_kwargs(target: str, labels: Sequence[str]) -> Dict[str, object]:
-    if target == "binary":
-        return {"negative_class_label": labels[0], "positive_class_label": labels[1]}
-    return {"class_labels": list(labels)} if target == "multiclass" else {}
 
 
 def test_inputs_are_one_per_column_typed_like_the_columns(tmp_path, fitted):

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
-from models import classifier, proba_by_label, regressor, sklearn_onnx, write_model
+from helpers import ATOL, label_kwargs, sklearn_proba
+from models import classifier, regressor, sklearn_onnx, write_model
 
 CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=64),
@@ -56,11 +57,7 @@ def test_score_returns_a_correct_frame_or_our_error(served, frame, target, data)
     model, plan = served[target]
     labels = [str(c) for c in model.classes_] if target != "regression" else []
     labels = data.draw(st.permutations(labels)) if labels else labels
-    kwargs = {"target_type": target}
-    if target == "binary":
-        kwargs.update(negative_class_label=labels[0], positive_class_label=labels[1])
-    elif target == "multiclass":
-        kwargs["class_labels"] = labels
+    kwargs = {"target_type": target, **label_kwargs(target, labels)}
     try:
         result = score(frame, plan, **kwargs)
     except DrOnnxError as error:
@@ -76,6 +73,6 @@ def test_score_returns_a_correct_frame_or_our_error(served, frame, target, data)
     np.testing.assert_allclose(values.sum(axis=1), 1.0, atol=1e-9)
     numeric = frame.apply(pd.to_numeric, errors="coerce")
     if len(frame) and numeric.notna().all().all() and np.isfinite(numeric.to_numpy(np.float64)).all():
-        expected = proba_by_label(model, numeric.astype(np.float32))
+        expected = sklearn_proba(model, numeric.astype(np.float32))
         for label in labels:
-            np.testing.assert_allclose(result[label], expected[label], atol=1e-5)
+            np.testing.assert_allclose(result[label], expected[label], atol=ATOL)

@@ -1,7 +1,6 @@
 """The request reader behind ``read_input_data``: formats recognised from the bytes, 422s that say
 what and where, 413s before the expensive parse, and string-input columns kept as sent."""
 
-import io
 import json
 import os
 import struct
@@ -12,7 +11,6 @@ import time
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.ipc
 import pytest
 from datarobot_drum.drum.enum import TargetType
 from datarobot_drum.drum.utils.structured_input_read_utils import StructuredInputReadUtils
@@ -22,7 +20,7 @@ from dr_onnx_hooks import load_model, read_input_data, score
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.inputs import InputFeed, ModelInput
 from dr_onnx_hooks.reading import Limits, RequestReader, TextColumns, name_sparse_columns
-from helpers import FORMATS, WIDE, encoded, proba_of
+from helpers import ATOL, FORMATS, WIDE, arrow_bytes, encoded, sklearn_proba
 from models import by_name_classifier, features, identity_graph, write_model, zip_classifier
 
 MTX_BANNER = b"%%MatrixMarket matrix coordinate real general\n"
@@ -110,19 +108,13 @@ def test_truncated_arrow_is_a_422(fmt, keep):
 
 
 def test_nested_arrow_column_is_a_422_naming_it():
-    sink = io.BytesIO()
-    table = pa.table({"a": [1, 2], "tags": [[1], [2, 3]]})
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    assert "Arrow column 'tags' has type list<item: int64>" in str(refused(sink.getvalue()))
+    body = arrow_bytes(pa.table({"a": [1, 2], "tags": [[1], [2, 3]]}), stream=True)
+    assert "Arrow column 'tags' has type list<item: int64>" in str(refused(body))
 
 
 def _arrow_with_bad_offsets() -> bytes:
     """A string column whose third value ends a million bytes past its data."""
-    table, sink = pa.table({"s": ["aa", "bbb", "c", "dddd"]}), io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    body = bytearray(sink.getvalue())
+    body = bytearray(arrow_bytes(pa.table({"s": ["aa", "bbb", "c", "dddd"]}), stream=True))
     offsets = body.find(struct.pack("<5i", 0, 2, 5, 6, 10))
     body[offsets + 8:offsets + 12] = struct.pack("<i", 10**6)
     return bytes(body)
@@ -192,7 +184,6 @@ def test_over_a_limit_is_a_413(body, limits, message):
 
 
 def test_limits_come_from_settings_or_runtime_parameters(monkeypatch):
-    monkeypatch.delenv("DR_ONNX_MAX_CELLS", raising=False)
     monkeypatch.setenv("DR_ONNX_MAX_COLUMNS", "7")
     monkeypatch.setenv("MLOPS_RUNTIME_PARAM_DR_ONNX_MAX_ROWS", json.dumps({"type": "numeric", "payload": 20.0}))
     assert Limits.read(os.environ) == Limits(columns=7, rows=20)
@@ -244,8 +235,8 @@ def test_zip_codes_score_like_sklearn_from_csv(tmp_path):
     rows = frame.head(40)
     got = score(read_input_data(encoded(rows, "csv")), plan, target_type=TargetType.BINARY,
                 positive_class_label="yes", negative_class_label="no")
-    for label, expected in proba_of(model, rows).items():
-        np.testing.assert_allclose(got[label], expected, atol=1e-5)
+    for label, expected in sklearn_proba(model, rows).items():
+        np.testing.assert_allclose(got[label], expected, atol=ATOL)
 
 
 # --- Matrix Market column names ------------------------------------------------------------------
@@ -256,8 +247,8 @@ def test_score_names_matrix_market_columns_with_the_request_colnames(tmp_path):
     rows = frame.head(20)[["f3", "f1", "f0", "f2"]]  # any order: the inputs take columns by name
     got = score(read_input_data(encoded(rows, "mtx")), plan, target_type=TargetType.BINARY,
                 positive_class_label="yes", negative_class_label="no", sparse_colnames=list(rows.columns))
-    for label, expected in proba_of(model, rows).items():
-        np.testing.assert_allclose(got[label], expected, atol=1e-5)
+    for label, expected in sklearn_proba(model, rows).items():
+        np.testing.assert_allclose(got[label], expected, atol=ATOL)
 
 
 def test_sparse_colnames_name_only_a_positional_sparse_frame():
@@ -296,9 +287,6 @@ def test_a_header_that_merely_looks_like_a_renamed_duplicate_is_fine():
 
 
 def test_arrow_columns_named_twice_are_refused():
-    sink = pa.BufferOutputStream()
-    table = pa.table([pa.array([1.0]), pa.array([2.0])], names=["a", "a"])
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    body = arrow_bytes(pa.table([pa.array([1.0]), pa.array([2.0])], names=["a", "a"]))
     with pytest.raises(DrOnnxError, match=r"'a' appear more than once"):
-        RequestReader()(sink.getvalue().to_pybytes())
+        RequestReader()(body)

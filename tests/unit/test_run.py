@@ -12,13 +12,8 @@ from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.run import Runner
 from dr_onnx_hooks.settings import CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, MIN_CHUNK_ROWS
+from helpers import label_kwargs
 from models import _model, classifier, features, regression_graph, sklearn_onnx, write_model, WEIGHTS
-
-
-@pytest.fixture(autouse=True)
-def _defaults(monkeypatch):
-    monkeypatch.delenv(CHUNK_ROWS_SETTING, raising=False)
-    monkeypatch.delenv("MLOPS_RUNTIME_PARAM_" + CHUNK_ROWS_SETTING, raising=False)
 
 
 def scored(tmp_path, monkeypatch, model: bytes, frame: pd.DataFrame, chunk_rows=None, **kwargs) -> pd.DataFrame:
@@ -89,10 +84,7 @@ def test_zipmap_bypass_reads_exactly_the_zipmap_s_probabilities_and_labels(tmp_p
     fetched = plan.runner(plan.feed(frame), choice.fetch)
     np.testing.assert_array_equal(fetched, np.array([[row[key] for key in row] for row in raw], dtype=np.float32))
     sent = [str(label) for label in labels]
-    kwargs = (
-        dict(target_type=TargetType.BINARY, negative_class_label=sent[0], positive_class_label=sent[1])
-        if target == "binary" else dict(target_type=TargetType.MULTICLASS, class_labels=sent)
-    )
-    frame_out = score(frame, plan, **kwargs)
+    target_type = TargetType.BINARY if target == "binary" else TargetType.MULTICLASS
+    frame_out = score(frame, plan, target_type=target_type, **label_kwargs(target, sent))
     for position, label in enumerate(raw_labels):
         np.testing.assert_allclose(frame_out[label], [row[key] for row in raw for key in [list(row)[position]]], rtol=0, atol=1e-6)

@@ -14,18 +14,7 @@ from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.session import SessionSettings, create_session, providers
 from models import features, regression_graph, write_model
 
-SETTINGS = (
-    "DR_ONNX_PROVIDERS", "DR_ONNX_INTRA_OP_THREADS", "DR_ONNX_INTER_OP_THREADS", "DR_ONNX_ALLOW_SPINNING",
-    "DR_ONNX_GRAPH_OPTIMIZATION", "DR_ONNX_OPTIMIZED_MODEL_PATH", "DR_ONNX_CHUNK_ROWS",
-)
 NO_CUDA = pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this onnxruntime has CUDA")
-
-
-@pytest.fixture(autouse=True)
-def _defaults(monkeypatch):
-    for name in SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv("MLOPS_RUNTIME_PARAM_" + name, raising=False)
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from dr_onnx_hooks import load_model, read_input_data, score
 from dr_onnx_hooks.errors import InputError, ModelError
 from dr_onnx_hooks.inputs import InputFeed, ModelInput
 from dr_onnx_hooks.reading import TextColumns
+from helpers import ATOL, assert_probabilities
 from models import (
     vector_pipeline, vector_pipeline_onnx, vector_text_expected, vector_text_frame, vector_text_graph, write_model,
 )
 
-ATOL = 1e-5  # float32 model; the values stay below a few hundred
 RTOL = 1e-6
 
 
@@ -130,7 +130,4 @@ def test_sklearn_pipeline_with_vector_and_text_inputs_matches_predict_proba(tmp_
     plan = load_model(str(write_model(tmp_path / "model", vector_pipeline_onnx(model, zipmap=zipmap))))
     sent = rows.assign(id=np.arange(len(rows)))[["id", "cat", "num_2", "num_1", "num_0"]]
     out = score(sent, plan, target_type="binary", positive_class_label="no", negative_class_label="yes")
-    assert sorted(out.columns) == ["no", "yes"]
-    proba = model.predict_proba(rows)
-    for i, label in enumerate(model.classes_):
-        np.testing.assert_allclose(out[label], proba[:, i], atol=ATOL, err_msg=f"column {label!r}")
+    assert_probabilities(out, model, rows, ["no", "yes"])
