@@ -2,13 +2,16 @@
 
 Every error is a DRUM ``CustomHTTPError``: DRUM's server answers with its ``status_code`` and the
 message as ``{"message": ...}`` instead of a generic 500, and keeps serving. At load time DRUM
-reports the message as the reason the model failed to load. Messages say what to do about it.
+reports the message as the reason the model failed to load. Messages say what to do about it,
+and are capped (``quoting``): an error never echoes a whole request back.
 """
 
 from http import HTTPStatus
 from typing import ClassVar
 
 from datarobot_drum import CustomHTTPError
+
+from .quoting import capped
 
 
 class DrOnnxError(CustomHTTPError):
@@ -17,7 +20,7 @@ class DrOnnxError(CustomHTTPError):
     status: ClassVar[HTTPStatus] = HTTPStatus.INTERNAL_SERVER_ERROR
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, int(self.status))
+        super().__init__(capped(message), int(self.status))
 
 
 class InputError(DrOnnxError):

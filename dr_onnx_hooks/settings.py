@@ -16,6 +16,7 @@ DR_ONNX_CLASS_ORDER        auto, graph or position: how columns get labels   ``l
 TARGET_TYPE                known at load: a target the model cannot serve    ``plan``
                            fails the load, and requests default to it
 DR_ONNX_CHUNK_ROWS         rows per ``session.run`` for large requests       ``run``
+DR_ONNX_LOG_VALUES         on: messages (and so DRUM's log) show cell values ``inputs``
 DR_ONNX_MAX_COLUMNS/ROWS/  request limits                                    ``reading``
 CELLS
 DR_ONNX_PROVIDERS,         the onnxruntime session                           ``session``
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Optional
 
 from .cpus import CGROUP_ROOT
-from .params import Environ, read_choice, read_int, read_setting
+from .params import Environ, read_bool, read_choice, read_int, read_setting
 from .reading import Limits
 from .session import SessionSettings
 
@@ -40,6 +41,7 @@ LOGITS_FUNCTIONS = ("none", "softmax", "sigmoid")
 CLASS_ORDER_SETTING = "DR_ONNX_CLASS_ORDER"
 CLASS_ORDERS = ("auto", "graph", "position")
 TARGET_TYPE_SETTING = "TARGET_TYPE"
+LOG_VALUES_SETTING = "DR_ONNX_LOG_VALUES"
 CHUNK_ROWS_SETTING = "DR_ONNX_CHUNK_ROWS"
 DEFAULT_CHUNK_ROWS = 32_768  # measured: docs/benchmarks.md, "Row chunk size"
 MIN_CHUNK_ROWS = 1_024  # smaller slices change the kernels onnxruntime picks (see ``run``)
@@ -55,6 +57,7 @@ class Settings:
     class_order: str  # auto, graph or position
     target_type: Optional[str]  # lower case as set; checked against the target types where it is used
     chunk_rows: int
+    show_values: bool  # cell values in messages; off: row, column and the value's kind only
     limits: Limits
     session: SessionSettings
 
@@ -71,6 +74,7 @@ class Settings:
             class_order=read_choice(CLASS_ORDER_SETTING, CLASS_ORDERS, "auto", environ),
             target_type=target.lower() if target else None,
             chunk_rows=read_int(CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, minimum=MIN_CHUNK_ROWS, environ=environ),
+            show_values=read_bool(LOG_VALUES_SETTING, False, environ),
             limits=Limits.read(environ),
             session=SessionSettings.read(environ, cgroup_root),
         )
@@ -81,6 +85,6 @@ class Settings:
         return (
             f"output {self.output or '(by the contract)'}; logits {self.logits or 'no'}; "
             f"class order {self.class_order}; target type {self.target_type or '(per request)'}; "
-            f"chunks of {self.chunk_rows} rows; limits {limits.columns} columns, {limits.rows} rows, "
+            f"chunks of {self.chunk_rows} rows; cell values {'shown' if self.show_values else 'hidden'} in messages; limits {limits.columns} columns, {limits.rows} rows, "
             f"{limits.cells} cells; {self.session.describe()}"
         )
