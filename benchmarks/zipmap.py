@@ -1,0 +1,36 @@
+"""Section "ZipMap export against its zipmap=False twin, both through score()".
+
+skl2onnx's default ZipMap output (a list of per-row dicts) is read from the float tensor that
+feeds it; this compares such an export against the same model exported with ``zipmap=False``.
+"""
+
+from pathlib import Path
+from typing import Dict
+
+import pandas as pd
+
+from dr_onnx_hooks import score
+from dr_onnx_hooks.plan import ModelPlan
+from dr_onnx_hooks.settings import Settings
+
+from .harness import KWARGS, SIZES, Report, load_plan, medians, ms, row_count
+
+
+def zipmap(
+    report: Report, models: Dict[str, Path], frames: Dict[int, pd.DataFrame], plans: Dict[str, ModelPlan],
+    settings: Settings,
+) -> None:
+    report.heading("ZipMap export against its zipmap=False twin, both through score()")
+    rows = []
+    for name in ("forest", "logreg"):
+        zipped = load_plan(models[f"{name}+zipmap"], settings)
+        for size in SIZES:
+            frame = frames[size]
+            t = medians({
+                "zipmap": lambda: score(frame, zipped, **KWARGS),
+                "plain": lambda: score(frame, plans[name], **KWARGS),
+            }, size)
+            rows.append([name, f"{size:,}", ms(t["zipmap"]), ms(t["plain"]), f"{t['zipmap'] / t['plain']:.2f}"])
+            report.row(rows[-1])
+            report.target(f"{name}: ZipMap / no-ZipMap at {row_count(size)}", t["zipmap"] / t["plain"], 1.2)
+    report.table(["model", "rows", "ZipMap ms", "no-ZipMap ms", "ratio"], rows)
