@@ -42,3 +42,9 @@ class ModelError(DrOnnxError):
     """
 
     status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+class RunTimeoutError(DrOnnxError):
+    """The model did not finish within the time allowed for one request (503); the server lives on."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE

@@ -82,8 +82,8 @@ class ModelPlan:
         }
         session = create_session(served_model(path, model, exposed), path, settings.session)
         feed = InputFeed([ModelInput.declared(i.name, i.type, i.shape) for i in session.get_inputs()])
-        runner = Runner(session, feed.batch_size, settings.chunk_rows)
-        warmed = warm_up(session)
+        runner = Runner(session, feed.batch_size, settings.chunk_rows, settings.run_timeout)
+        warmed = warm_up(session, settings.warmup_timeout)
         if warmed is not None and isinstance(choices["class"], OutputChoice):
             choices["class"] = _checked_on_warm_up(choices["class"], warmed)
         plan = cls(path, settings, session, outputs, feed, runner, choices)

@@ -5,6 +5,9 @@
 * Otherwise a request of more than ``DR_ONNX_CHUNK_ROWS`` rows (``Settings.chunk_rows``) is run in
   equal slices of at most that many rows, so onnxruntime's intermediate tensors (an MLP's hidden
   layers: rows x width floats each) stay bounded whatever the request size.
+* All runs of one request share one time limit, ``DR_ONNX_RUN_TIMEOUT`` (``deadline``): past
+  it the run stops and the request gets a 503 naming the setting, before the server's own worker
+  timeout would kill the worker and every request on it.
 
 Chunked results are bit-identical to one run. onnxruntime picks kernels by batch size (a tree
 ensemble parallelises over trees below ~64 rows, a 1-row product becomes a matrix-vector one),
@@ -19,7 +22,9 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
-from .errors import InputError, ModelError
+from .deadline import time_limit, timed_out
+from .errors import InputError, ModelError, RunTimeoutError
+from .settings import RUN_TIMEOUT_SETTING
 
 Feeds = Dict[str, np.ndarray]
 
@@ -35,19 +40,26 @@ def _rows(values: np.ndarray, n_rows: int, fetch: str) -> np.ndarray:
 class Runner:
     """Runs the session on a request's feeds as decided at load."""
 
-    def __init__(self, session: ort.InferenceSession, batch: Optional[int], chunk_rows: int) -> None:
+    def __init__(
+        self, session: ort.InferenceSession, batch: Optional[int], chunk_rows: int, timeout: Optional[float] = None
+    ) -> None:
         self.session = session
         self.batch = batch
         self.chunk_rows = chunk_rows
+        self.timeout = timeout  # seconds for all of one request's runs (DR_ONNX_RUN_TIMEOUT); None: no limit
 
     def __call__(self, feeds: Feeds, fetch: str) -> np.ndarray:
         """The ``fetch`` tensor for all rows of ``feeds``, one output row per input row."""
+        with time_limit(self.timeout) as options:
+            return self._all_rows(feeds, fetch, options)
+
+    def _all_rows(self, feeds: Feeds, fetch: str, options: Optional[ort.RunOptions]) -> np.ndarray:
         n_rows = len(next(iter(feeds.values())))
         if n_rows == self.batch or (self.batch is None and n_rows <= self.chunk_rows):
-            return _rows(self._run_once(feeds, fetch), n_rows, fetch)
+            return _rows(self._run_once(feeds, fetch, options), n_rows, fetch)
         result: Optional[np.ndarray] = None
         for start, stop in self._slices(n_rows):
-            part = _rows(self._run_slice(feeds, fetch, start, stop), stop - start, fetch)
+            part = _rows(self._run_slice(feeds, fetch, start, stop, options), stop - start, fetch)
             if result is None:
                 result = np.empty((n_rows,) + part.shape[1:], dtype=part.dtype)
             result[start:stop] = part
@@ -61,15 +73,23 @@ class Runner:
         bounds = [n_rows * i // count for i in range(count + 1)]
         return list(zip(bounds, bounds[1:]))
 
-    def _run_slice(self, feeds: Feeds, fetch: str, start: int, stop: int) -> np.ndarray:
+    def _run_slice(
+        self, feeds: Feeds, fetch: str, start: int, stop: int, options: Optional[ort.RunOptions]
+    ) -> np.ndarray:
         if self.batch:
             index = np.minimum(np.arange(start, start + self.batch), stop - 1)
-            return self._run_once({k: v[index] for k, v in feeds.items()}, fetch)[: stop - start]
-        return self._run_once({k: v[start:stop] for k, v in feeds.items()}, fetch)
+            return self._run_once({k: v[index] for k, v in feeds.items()}, fetch, options)[: stop - start]
+        return self._run_once({k: v[start:stop] for k, v in feeds.items()}, fetch, options)
 
-    def _run_once(self, feeds: Feeds, fetch: str) -> np.ndarray:
+    def _run_once(self, feeds: Feeds, fetch: str, options: Optional[ort.RunOptions]) -> np.ndarray:
         try:
-            return np.asarray(self.session.run([fetch], feeds)[0])
+            return np.asarray(self.session.run([fetch], feeds, options)[0])
         except Exception as exc:
+            if timed_out(options):
+                raise RunTimeoutError(
+                    f"The model did not finish scoring {len(next(iter(feeds.values())))} rows within "
+                    f"{RUN_TIMEOUT_SETTING}={self.timeout:g} seconds and was stopped: send fewer rows per request, "
+                    f"or raise {RUN_TIMEOUT_SETTING} (it must stay below the server's worker timeout)."
+                ) from exc
             kind = InputError if isinstance(exc, InvalidArgument) else ModelError
             raise kind(f"onnxruntime could not score the data: {exc}") from exc

@@ -16,6 +16,8 @@ DR_ONNX_CLASS_ORDER        auto, graph or position: how columns get labels   ``l
 TARGET_TYPE                known at load: a target the model cannot serve    ``plan``
                            fails the load, and requests default to it
 DR_ONNX_CHUNK_ROWS         rows per ``session.run`` for large requests       ``run``
+DR_ONNX_RUN_TIMEOUT        seconds all of one request's runs may take         ``run``
+DR_ONNX_WARMUP_TIMEOUT     seconds the warm-up run at load may take          ``warmup``
 DR_ONNX_LOG_VALUES         on: messages (and so DRUM's log) show cell values ``inputs``
 DR_ONNX_MAX_COLUMNS/ROWS/  request limits                                    ``reading``
 CELLS
@@ -42,6 +44,12 @@ CLASS_ORDER_SETTING = "DR_ONNX_CLASS_ORDER"
 CLASS_ORDERS = ("auto", "graph", "position")
 TARGET_TYPE_SETTING = "TARGET_TYPE"
 LOG_VALUES_SETTING = "DR_ONNX_LOG_VALUES"
+RUN_TIMEOUT_SETTING = "DR_ONNX_RUN_TIMEOUT"
+WARMUP_TIMEOUT_SETTING = "DR_ONNX_WARMUP_TIMEOUT"
+DEFAULT_WARMUP_TIMEOUT = 30
+WORKER_TIMEOUT_SETTING = "DRUM_CLIENT_REQUEST_TIMEOUT"  # DRUM's gunicorn worker timeout (a runtime parameter)
+DEFAULT_WORKER_TIMEOUT = 600  # DRUM's default
+RUN_SHARE_OF_WORKER_TIMEOUT = 0.9  # answer before gunicorn kills the worker
 CHUNK_ROWS_SETTING = "DR_ONNX_CHUNK_ROWS"
 DEFAULT_CHUNK_ROWS = 32_768  # measured: docs/benchmarks.md, "Row chunk size"
 MIN_CHUNK_ROWS = 1_024  # smaller slices change the kernels onnxruntime picks (see ``run``)
@@ -57,6 +65,8 @@ class Settings:
     class_order: str  # auto, graph or position
     target_type: Optional[str]  # lower case as set; checked against the target types where it is used
     chunk_rows: int
+    run_timeout: Optional[float]  # None: no limit
+    warmup_timeout: Optional[float]
     show_values: bool  # cell values in messages; off: row, column and the value's kind only
     limits: Limits
     session: SessionSettings
@@ -74,6 +84,8 @@ class Settings:
             class_order=read_choice(CLASS_ORDER_SETTING, CLASS_ORDERS, "auto", environ),
             target_type=target.lower() if target else None,
             chunk_rows=read_int(CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, minimum=MIN_CHUNK_ROWS, environ=environ),
+            run_timeout=read_int(RUN_TIMEOUT_SETTING, _default_run_timeout(environ), minimum=0, environ=environ) or None,
+            warmup_timeout=read_int(WARMUP_TIMEOUT_SETTING, DEFAULT_WARMUP_TIMEOUT, minimum=0, environ=environ) or None,
             show_values=read_bool(LOG_VALUES_SETTING, False, environ),
             limits=Limits.read(environ),
             session=SessionSettings.read(environ, cgroup_root),
@@ -85,6 +97,13 @@ class Settings:
         return (
             f"output {self.output or '(by the contract)'}; logits {self.logits or 'no'}; "
             f"class order {self.class_order}; target type {self.target_type or '(per request)'}; "
-            f"chunks of {self.chunk_rows} rows; cell values {'shown' if self.show_values else 'hidden'} in messages; limits {limits.columns} columns, {limits.rows} rows, "
+            f"chunks of {self.chunk_rows} rows; run timeout {self.run_timeout or 'none'} s, warm-up timeout "
+            f"{self.warmup_timeout or 'none'} s; cell values {'shown' if self.show_values else 'hidden'} in messages; limits {limits.columns} columns, {limits.rows} rows, "
             f"{limits.cells} cells; {self.session.describe()}"
         )
+
+
+def _default_run_timeout(environ: Environ) -> int:
+    """Most of DRUM's worker timeout (0 there: none here either), so a slow run is answered, not killed."""
+    worker = read_int(WORKER_TIMEOUT_SETTING, DEFAULT_WORKER_TIMEOUT, minimum=0, environ=environ)
+    return int(worker * RUN_SHARE_OF_WORKER_TIMEOUT)

@@ -14,7 +14,9 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import onnxruntime as ort
 
+from .deadline import time_limit, timed_out
 from .inputs import FLOAT_TYPES, INT_TYPES
+from .settings import WARMUP_TIMEOUT_SETTING
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +43,28 @@ def synthetic_feeds(inputs: Sequence[ort.NodeArg]) -> Optional[Dict[str, np.ndar
     return feeds
 
 
-def warm_up(session: ort.InferenceSession) -> Optional[Dict[str, np.ndarray]]:
+def warm_up(session: ort.InferenceSession, timeout: Optional[float] = None) -> Optional[Dict[str, np.ndarray]]:
     """Run ``session`` once on made-up input and return every output by name; None (with a debug
-    log) when that is not possible. ``plan`` reads the outputs to judge what the graph left open."""
+    log) when that is not possible. ``plan`` reads the outputs to judge what the graph left open.
+
+    A run longer than ``timeout`` seconds (``DR_ONNX_WARMUP_TIMEOUT``) is stopped with a warning:
+    a slow model must not hold the start, and every restarted worker, without bound."""
     feeds = synthetic_feeds(session.get_inputs())
     if feeds is None:
         return None
-    quiet = ort.RunOptions()
-    quiet.log_severity_level = 4  # a failure on made-up input is expected, not worth onnxruntime's error log
     start = time.perf_counter()
-    try:
-        values = session.run(None, feeds, quiet)
-    except Exception as exc:  # any failure on made-up data only means no warm-up
-        logger.debug("Warm-up skipped: the run on made-up input failed: %s", exc)
-        return None
+    with time_limit(timeout) as limited:
+        options = limited or ort.RunOptions()
+        options.log_severity_level = 4  # a failure on made-up input is expected, not worth onnxruntime's error log
+        try:
+            values = session.run(None, feeds, options)
+        except Exception as exc:  # any failure on made-up data only means no warm-up
+            if timed_out(limited):
+                logger.warning(
+                    "Warm-up stopped after %.0f s (%s); the model loads without it.", timeout, WARMUP_TIMEOUT_SETTING
+                )
+            else:
+                logger.debug("Warm-up skipped: the run on made-up input failed: %s", exc)
+            return None
     logger.debug("Warm-up run took %.1f ms", (time.perf_counter() - start) * 1e3)
     return {o.name: value for o, value in zip(session.get_outputs(), values)}

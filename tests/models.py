@@ -453,3 +453,41 @@ def move_external_data(model_file: Path, location: str, new_location: str) -> Pa
     target.parent.mkdir(parents=True, exist_ok=True)
     (model_file.parent / location).rename(target)
     return target
+
+
+def slow_graph(base_iterations: int = 0, iterations_per_unit: int = 1_000_000) -> bytes:
+    """Binary P(positive) = sigmoid(x) for one input column ``x``, computed after a Loop of
+    ``base_iterations + max(x) * iterations_per_unit`` empty steps (about a microsecond each): as
+    slow as the request asks, so tests can time out a run, or the warm-up (all zeros) alone."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["acc_in", "zero"], ["acc_out"])],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, None),
+        ],
+        [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])],
+    )
+    nodes = [
+        helper.make_node("ReduceMax", ["X"], ["top"], keepdims=0),
+        helper.make_node("Mul", ["top", "per_unit"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "base"], ["count"]),
+        helper.make_node("Cast", ["count"], ["trips"], to=TensorProto.INT64),
+        helper.make_node("Loop", ["trips", "go", "X"], ["Y"], body=body),
+        helper.make_node("Sigmoid", ["Y"], ["probability"]),
+    ]
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 1])],
+        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, [None, 1])],
+        [
+            helper.make_tensor("per_unit", TensorProto.FLOAT, [], [float(iterations_per_unit)]),
+            helper.make_tensor("base", TensorProto.FLOAT, [], [float(base_iterations)]),
+            helper.make_tensor("go", TensorProto.BOOL, [], [True]),
+        ],
+    )
