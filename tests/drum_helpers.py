@@ -13,8 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
 
 import requests
 
@@ -24,7 +24,7 @@ DRUM = Path(sys.executable).parent / "drum"
 CUSTOM_PY = "from dr_onnx_hooks import load_model, score\n"
 
 
-def clean_env(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without settings that would steer DRUM or the hooks (``helpers.stray``),
     plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not stray(k)}
@@ -33,7 +33,7 @@ def clean_env(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def write_code_dir(folder: Path, model: Optional[bytes] = None, model_name: str = "model.onnx") -> Path:
+def write_code_dir(folder: Path, model: bytes | None = None, model_name: str = "model.onnx") -> Path:
     """A model folder as DataRobot gets it: the one-line ``custom.py`` and, if given, the model file."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "custom.py").write_text(CUSTOM_PY)
@@ -43,10 +43,10 @@ def write_code_dir(folder: Path, model: Optional[bytes] = None, model_name: str 
 
 
 def label_args(
-    positive: Optional[str] = None, negative: Optional[str] = None, class_labels: Sequence[str] = ()
-) -> List[str]:
+    positive: str | None = None, negative: str | None = None, class_labels: Sequence[str] = ()
+) -> list[str]:
     """The label flags of ``drum score`` / ``drum server``."""
-    args: List[str] = []
+    args: list[str] = []
     if positive is not None:
         args += ["--positive-class-label", str(positive)]
     if negative is not None:
@@ -56,7 +56,7 @@ def label_args(
     return args
 
 
-def target_label_args(target_type: str, labels: Sequence[str]) -> List[str]:
+def target_label_args(target_type: str, labels: Sequence[str]) -> list[str]:
     """The label flags for ``target_type``, with binary ``labels`` given as (negative, positive)."""
     if target_type == "binary":
         return label_args(positive=labels[1], negative=labels[0])
@@ -65,7 +65,7 @@ def target_label_args(target_type: str, labels: Sequence[str]) -> List[str]:
 
 def run_drum_score(
     code_dir: Path, input_csv: Path, output_csv: Path, target_type: str, labels: Sequence[str] = (),
-    env: Optional[Mapping[str, str]] = None, timeout: float = 180,
+    env: Mapping[str, str] | None = None, timeout: float = 180,
 ) -> subprocess.CompletedProcess:
     """``drum score`` as a subprocess; the caller checks ``returncode``, ``stdout`` and ``stderr``."""
     cmd = [
@@ -89,8 +89,8 @@ class DrumServer:
     """
 
     def __init__(
-        self, code_dir: Path, target_type: str, labels: Sequence[str] = (), log_dir: Optional[Path] = None,
-        env: Optional[Mapping[str, str]] = None, extra_args: Sequence[str] = (),
+        self, code_dir: Path, target_type: str, labels: Sequence[str] = (), log_dir: Path | None = None,
+        env: Mapping[str, str] | None = None, extra_args: Sequence[str] = (),
     ) -> None:
         self.code_dir = Path(code_dir)
         self.port = free_port()
@@ -101,7 +101,7 @@ class DrumServer:
             "--target-type", target_type, *labels, *extra_args,
         ]
         self.env = clean_env(env)
-        self.process: Optional[subprocess.Popen] = None
+        self.process: subprocess.Popen | None = None
         self.log_path = self.log_dir / f"drum-server-{self.port}.log"
 
     def start(self, timeout: float = 60, ready: Sequence[int] = (200,)) -> "DrumServer":
@@ -158,7 +158,7 @@ class DrumServer:
         return requests.get(self.url + route, timeout=kwargs.pop("timeout", 30), **kwargs)
 
     def post(
-        self, body: bytes, content_type: Optional[str] = "text/csv", route: str = "/predict/", timeout: float = 60,
+        self, body: bytes, content_type: str | None = "text/csv", route: str = "/predict/", timeout: float = 60,
         **kwargs,
     ) -> requests.Response:
         """POST ``body`` to ``route`` as ``content_type`` (None: no Content-Type header)."""
@@ -181,7 +181,7 @@ class DrumServer:
 
 def serve(
     request, code_dir: Path, target_type: str, labels: Sequence[str] = (),
-    env: Optional[Mapping[str, str]] = None, timeout: float = 60,
+    env: Mapping[str, str] | None = None, timeout: float = 60,
 ) -> DrumServer:
     """A started ``DrumServer`` that ``request`` (a fixture's, of any scope) stops when it is done;
     its log goes beside ``code_dir``."""

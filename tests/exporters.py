@@ -6,7 +6,6 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Tuple
 
 import pandas as pd
 
@@ -20,7 +19,7 @@ NAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / "meta.json").is_file()
 class Fixture:
     name: str
     folder: Path
-    meta: Dict
+    meta: dict
     rows: pd.DataFrame
     expected: pd.DataFrame
 
@@ -29,10 +28,10 @@ class Fixture:
         return self.meta["target_type"]
 
     @property
-    def labels(self) -> Tuple[str, ...]:
+    def labels(self) -> tuple[str, ...]:
         return tuple(self.meta.get("class_labels", ()))
 
-    def kwargs(self, labels: Tuple[str, ...] = ()) -> Dict:
+    def kwargs(self, labels: tuple[str, ...] = ()) -> dict:
         """DRUM's score kwargs; ``labels`` in DataRobot's order (default: the model's own order)."""
         return {"target_type": self.target, **label_kwargs(self.target, labels or self.labels)}
 

@@ -5,8 +5,8 @@
 import codecs
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, Sequence
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,9 @@ def assert_probabilities(got: pd.DataFrame, model, rows: pd.DataFrame, labels: S
     assert sorted(got.columns) == sorted(str(label) for label in labels) and len(got) == len(rows)
     expected = sklearn_proba(model, rows)
     for label in got.columns:
-        np.testing.assert_allclose(got[label], expected[label], **(tolerance or {"atol": ATOL}), err_msg=f"column {label!r}")
+        np.testing.assert_allclose(
+            got[label], expected[label], **(tolerance or {"atol": ATOL}), err_msg=f"column {label!r}"
+        )
 
 
 def assert_named_like(got: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -77,12 +79,13 @@ def assert_like_sklearn(frame: pd.DataFrame, model, rows: pd.DataFrame, target: 
     assert len(frame) == len(rows)
     if target == "regression":
         assert list(frame.columns) == ["Predictions"]
-        np.testing.assert_allclose(frame["Predictions"], model.predict(sklearn_input(model, rows)), rtol=1e-4, atol=1e-4)
+        expected = model.predict(sklearn_input(model, rows))
+        np.testing.assert_allclose(frame["Predictions"], expected, rtol=1e-4, atol=1e-4)
         return
     assert_probabilities(frame, model, rows, labels)
 
 
-def label_kwargs(target: str, labels: Sequence[str]) -> Dict[str, object]:
+def label_kwargs(target: str, labels: Sequence[str]) -> dict[str, object]:
     """The label keywords DRUM passes to ``score`` for ``target``; binary ``labels`` are (negative, positive)."""
     if target == "binary":
         return {"negative_class_label": labels[0], "positive_class_label": labels[1]}

@@ -1,8 +1,8 @@
 """Test models, generated in code: scikit-learn models converted with skl2onnx, and small graphs
 built with ``onnx.helper`` whose expected outputs the tests compute with numpy."""
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -33,7 +33,10 @@ def classifier(labels: Sequence, kind: str = "logreg", n_features: int = 4, seed
         n_classes=len(labels), random_state=seed,
     )
     y = np.asarray(labels)[y]
-    model = LogisticRegression(max_iter=500) if kind == "logreg" else RandomForestClassifier(n_estimators=10, random_state=seed)
+    model = (
+        LogisticRegression(max_iter=500) if kind == "logreg"
+        else RandomForestClassifier(n_estimators=10, random_state=seed)
+    )
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(n_features)])
     return model.fit(frame.to_numpy(np.float32), y), frame
 
@@ -47,7 +50,9 @@ def regressor(n_features: int = 4, seed: int = 0):
 def sklearn_onnx(model, frame: pd.DataFrame, zipmap: bool = True) -> bytes:
     """``model`` converted with skl2onnx (one float input ``[None, F]``)."""
     options = {id(model): {"zipmap": zipmap}} if hasattr(model, "predict_proba") else None
-    return to_onnx(model, frame.to_numpy(np.float32)[:1], options=options, target_opset={"": OPSET, "ai.onnx.ml": 3}).SerializeToString()
+    return to_onnx(
+        model, frame.to_numpy(np.float32)[:1], options=options, target_opset={"": OPSET, "ai.onnx.ml": 3}
+    ).SerializeToString()
 
 
 def write_model(folder: Path, model: bytes, name: str = "model.onnx") -> Path:
@@ -151,7 +156,7 @@ def logits_graph() -> bytes:
     )
 
 
-def labels_in_other_order(labels: Sequence) -> Tuple[str, ...]:
+def labels_in_other_order(labels: Sequence) -> tuple[str, ...]:
     """DataRobot's labels, as text, in an order different from the model's."""
     return tuple(str(label) for label in reversed(list(labels)))
 
@@ -281,7 +286,7 @@ def as_sent(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(id=np.arange(1000, 1000 + len(rows)), **{TARGET_COLUMN: "?"})[REQUEST_ORDER]
 
 
-def sent_labels(model, target: str) -> List[str]:
+def sent_labels(model, target: str) -> list[str]:
     """DataRobot's labels in an order unlike ``model.classes_``: (negative, positive) for binary with
     the model's FIRST class as positive; reversed classes for multiclass."""
     return list(labels_in_other_order(model.classes_)) if target != "regression" else []
@@ -460,7 +465,10 @@ def slow_graph(base_iterations: int = 0, iterations_per_unit: int = 1_000_000) -
     ``base_iterations + max(x) * iterations_per_unit`` empty steps (about a microsecond each): as
     slow as the request asks, so tests can time out a run, or the warm-up (all zeros) alone."""
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["acc_in", "zero"], ["acc_out"])],
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["acc_in", "zero"], ["acc_out"]),
+        ],
         "body",
         [
             helper.make_tensor_value_info("i", TensorProto.INT64, []),

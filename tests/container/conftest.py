@@ -6,8 +6,8 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 import pytest
 import requests
@@ -18,7 +18,7 @@ from helpers import ROOT
 IMAGE = os.environ.get("DR_ONNX_TEST_IMAGE", "dr-onnx-env:test")
 
 
-def _docker_client() -> Optional[str]:
+def _docker_client() -> str | None:
     # Prefer the Debian client: another one earlier on PATH may lack the legacy builder.
     for candidate in (os.environ.get("DOCKER"), "/usr/bin/docker", shutil.which("docker")):
         if candidate and Path(candidate).exists():
@@ -63,12 +63,12 @@ def image(docker: str) -> str:
 class Container:
     """One ``docker run -d`` of the image, published on a free loopback port."""
 
-    def __init__(self, docker: str, image: str, env: Dict[str, str], mounts: Sequence[str] = ()) -> None:
+    def __init__(self, docker: str, image: str, env: dict[str, str], mounts: Sequence[str] = ()) -> None:
         self.docker = docker
         self.name = f"dr-onnx-test-{uuid.uuid4().hex[:10]}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args: List[str] = ["-d", "--name", self.name, "-p", f"127.0.0.1:{self.port}:8080"]
+        args: list[str] = ["-d", "--name", self.name, "-p", f"127.0.0.1:{self.port}:8080"]
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
         for mount in mounts:
@@ -130,7 +130,7 @@ class Container:
 def container(docker, image, request):
     """A factory: ``container(env, mounts)`` returns a Container removed after the test."""
 
-    def make(env: Dict[str, str], mounts: Sequence[str] = ()) -> Container:
+    def make(env: dict[str, str], mounts: Sequence[str] = ()) -> Container:
         made = Container(docker, image, env, mounts)
         request.addfinalizer(made.remove)
         return made

@@ -11,8 +11,8 @@ columns by position, so renamed columns are accepted (a multi-input model reads 
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ class Served:
     good: pd.DataFrame
     labels: tuple
 
-    def post(self, body: bytes, content_type: Optional[str] = CSV, **kwargs) -> requests.Response:
+    def post(self, body: bytes, content_type: str | None = CSV, **kwargs) -> requests.Response:
         return self.server.post(body, content_type, timeout=120, **kwargs)
 
     def expected(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -122,7 +122,8 @@ CASES = {
     "-inf": Case("binary", lambda s: s.post(HEADER + b"1,2,-inf,4\n"), 200),
     "number too large for float": Case("binary", lambda s: s.post(HEADER + b"1,2,1e300,4\n"), 422,
                                        "Column 'f2' holds 1e+300 at row 1, beyond the range of tensor(float)"),
-    "single column": Case("binary", lambda s: s.post(b"f0\n1\n2\n"), 422, "expects 4 column(s) per row, received 1: f0"),
+    "single column": Case("binary", lambda s: s.post(b"f0\n1\n2\n"), 422,
+                          "expects 4 column(s) per row, received 1: f0"),
     "duplicate column names": Case("binary", lambda s: s.post(b"f0,f0,f2,f3\n1,2,3,4\n"), 422,
                                    "Column name(s) 'f0' appear more than once"),
     "non-UTF-8 bytes": Case("binary", lambda s: s.post(HEADER + b"1,2,\xff\xfe,4\n"), 422, "UTF-8"),
@@ -133,16 +134,17 @@ CASES = {
     "multipart field not X": Case("binary", lambda s: s.post(b"", None, files={"Y": ("x.csv", csv_bytes(ROWS))}), 422,
                                   "Samples should be provided as"),
     "sparse text/mtx": Case("binary", lambda s: s.post(b"", None, **_mtx()), 200),
-    "truncated Arrow": Case("binary", lambda s: s.post(arrow_bytes(ROWS)[:-40], "application/vnd.apache.arrow.file"), 422,
-                            "The Arrow IPC file cannot be read"),
+    "truncated Arrow": Case("binary", lambda s: s.post(arrow_bytes(ROWS)[:-40], "application/vnd.apache.arrow.file"),
+                            422, "The Arrow IPC file cannot be read"),
     "multiclass: text": Case("multiclass", lambda s: s.post(HEADER + b"1,x,3,4\n"), 422, "Column 'f1' holds 'x'"),
     "multiclass: missing column": Case("multiclass", lambda s: s.post(b"f0,f1\n1,2\n"), 422, "received 2: f0, f1"),
     "multiclass: NaN (trees take it)": Case("multiclass", lambda s: s.post(HEADER + b"1,,3,4\n"), 200),
     "regression: text": Case("regression", lambda s: s.post(HEADER + b"1,2,3,four\n"), 422, "Column 'f3' holds 'four'"),
     "regression: extra column": Case("regression", lambda s: s.post(csv_bytes(ROWS.assign(y=[0, 1]))), 422,
                                      "received 5"),
-    "multi-input: missing columns": Case("multi-input", lambda s: s.post(csv_bytes(MIXED.drop(columns=["age", "zone"]))),
-                                         422, "Missing column(s) for model input(s): zone, age"),
+    "multi-input: missing columns": Case(
+        "multi-input", lambda s: s.post(csv_bytes(MIXED.drop(columns=["age", "zone"]))), 422,
+        "Missing column(s) for model input(s): zone, age"),
     "multi-input: NaN in an int64 input": Case(
         "multi-input", lambda s: s.post(csv_bytes(MIXED.assign(visits=[1, None, 3]))), 422,
         "Column 'visits' holds a missing value at row 2; model input 'visits' expects tensor(int64)"),
@@ -185,8 +187,8 @@ def test_accepted_odd_inputs_predict_what_the_model_predicts(served):
     header_only = binary.post(HEADER)
     assert header_only.status_code == 200 and header_only.json()["predictions"] == []
     multi = served["multi-input"]
-    multi.assert_predicts(multi.post(csv_bytes(MIXED.rename(columns={"age": "AGE"}).assign(id=[1, 2, 3]).iloc[:, ::-1])),
-                          MIXED)
+    renamed_extra_reordered = MIXED.rename(columns={"age": "AGE"}).assign(id=[1, 2, 3]).iloc[:, ::-1]
+    multi.assert_predicts(multi.post(csv_bytes(renamed_extra_reordered)), MIXED)
     # onnxruntime's tree ensemble routes NaN by its own rule, not scikit-learn's, so only the shape of
     # the answer is checked here: labelled probabilities that sum to 1.
     answer = served["multiclass"].post(HEADER + b"1,,3,4\n")

@@ -61,7 +61,8 @@ def test_binary_predictions_are_named_by_class(binary):
     [
         (lambda rows: rows.assign(extra=1.0), ("expects 4 column", "received 5")),
         (lambda rows: rows.iloc[:, :3], ("expects 4 column", "received 3")),
-        (lambda rows: rows.astype({"f2": object}).assign(f2=["oops"] + list(rows["f2"].iloc[1:])), ("'f2'", "'oops'", "not a number")),
+        (lambda rows: rows.astype({"f2": object}).assign(f2=["oops"] + list(rows["f2"].iloc[1:])),
+         ("'f2'", "'oops'", "not a number")),
     ],
     ids=["extra-column", "missing-column", "text-in-numeric-column"],
 )
@@ -134,7 +135,8 @@ def test_regression_text_value_is_422_then_good_request_succeeds(regression):
     message = response.json()["message"]
     assert "'f0'" in message and "row 2" in message, message
     np.testing.assert_allclose(
-        predictions(server.predict_csv(rows))["Predictions"], model.predict(rows.to_numpy(np.float32)), rtol=1e-4, atol=1e-4
+        predictions(server.predict_csv(rows))["Predictions"], model.predict(rows.to_numpy(np.float32)),
+        rtol=1e-4, atol=1e-4,
     )
 
 

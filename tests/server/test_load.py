@@ -58,7 +58,7 @@ def test_mixed_traffic_at_concurrency_8(tmp_path):
 
     errors = [(i, status, body) for i, _, status, body in results if status != 200]
     assert not errors, f"{len(errors)} failed requests, first: {errors[:3]}"
-    for i, rows, _, body in results[::97]:  # a sample of responses, both sizes
+    for _, rows, _, body in results[::97]:  # a sample of responses, both sizes
         got = pd.DataFrame(body["predictions"])
         assert len(got) == rows
         for label in ("no", "yes"):

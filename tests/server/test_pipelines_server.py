@@ -11,8 +11,16 @@ import pytest
 from drum_helpers import DrumServer, label_args, run_drum_score, serve, target_label_args, write_code_dir
 from helpers import ATOL, assert_like_sklearn, csv_bytes, predictions
 from models import (
-    PIPELINE_TARGETS, as_sent, exported_pipeline, features, isolation_forest, pipeline, pipeline_onnx, request_rows,
-    sent_labels, sklearn_onnx,
+    PIPELINE_TARGETS,
+    as_sent,
+    exported_pipeline,
+    features,
+    isolation_forest,
+    pipeline,
+    pipeline_onnx,
+    request_rows,
+    sent_labels,
+    sklearn_onnx,
 )
 
 pytestmark = pytest.mark.drum

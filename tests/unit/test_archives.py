@@ -29,7 +29,8 @@ def test_environment_tarball_holds_only_what_the_image_needs_at_its_root(tmp_pat
     for required in ("Dockerfile", "requirements.txt", "env_info.json", "start_server.sh", "README.md",
                      "dr_onnx_hooks/__init__.py", "dr_onnx_hooks/hooks.py", "default_code/custom.py"):
         assert required in names
-    assert not [n for n in names if n.startswith(("tests/", ".git", ".venv", "scripts/", "example/")) or "__pycache__" in n]
+    unwanted = ("tests/", ".git", ".venv", "scripts/", "example/")
+    assert not [n for n in names if n.startswith(unwanted) or "__pycache__" in n]
     package = {p.relative_to(ROOT).as_posix() for p in (ROOT / "dr_onnx_hooks").glob("*.py")}
     assert package <= names
     with tarfile.open(output) as archive:

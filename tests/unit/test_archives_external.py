@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Dict
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,7 @@ def build(folder: Path, output: Path) -> subprocess.CompletedProcess:
     )
 
 
-def packed(folder: Path, output: Path) -> Dict[str, bytes]:
+def packed(folder: Path, output: Path) -> dict[str, bytes]:
     """The archive of ``folder``: member name -> bytes (every member a regular file)."""
     result = build(folder, output)
     assert result.returncode == 0, result.stderr

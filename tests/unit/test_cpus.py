@@ -53,7 +53,9 @@ def test_no_cgroup_files_or_unreadable_ones_mean_no_quota(tmp_path):
     assert cgroup_cpu_limit(v2(tmp_path / "bad", "lots")) is None
 
 
-@pytest.mark.parametrize("cpu_max, cpus", [("max 100000", 8), ("400000 100000", 4), ("250000 100000", 2), ("50000 100000", 1), ("1600000 100000", 8)])
+@pytest.mark.parametrize("cpu_max, cpus", [
+    ("max 100000", 8), ("400000 100000", 4), ("250000 100000", 2), ("50000 100000", 1), ("1600000 100000", 8),
+])
 def test_usable_cpus_is_the_affinity_capped_by_the_quota_rounded_down(tmp_path, cpu_max, cpus):
     assert usable_cpus(v2(tmp_path, cpu_max)) == cpus
 

@@ -20,7 +20,8 @@ def test_a_run_past_the_limit_is_a_503_naming_the_setting_and_the_next_one_is_se
     monkeypatch.setenv("DR_ONNX_RUN_TIMEOUT", "1")
     plan = load_model(str(write_model(tmp_path, slow_graph())))
     start = time.monotonic()
-    with pytest.raises(DrOnnxError, match=r"did not finish scoring 1 rows within DR_ONNX_RUN_TIMEOUT=1 seconds") as caught:
+    message = r"did not finish scoring 1 rows within DR_ONNX_RUN_TIMEOUT=1 seconds"
+    with pytest.raises(DrOnnxError, match=message) as caught:
         score(pd.DataFrame({"x": [5.0]}), plan, **LABELS)  # about 5 s of work
     assert caught.value.status_code == 503 and time.monotonic() - start < 3
     quick = score(pd.DataFrame({"x": [0.0, 0.1]}), plan, **LABELS)

@@ -37,7 +37,9 @@ def test_build_context_excludes_tests_git_and_caches():
     assert ignored[0] == "*", "everything is excluded unless listed"
     allowed = {line[1:].rstrip("/") for line in ignored if line.startswith("!")}
     # pyproject.toml and README.md (its ``readme``): the package is pip-installed, console script included.
-    assert allowed == {"requirements.txt", "pyproject.toml", "README.md", "dr_onnx_hooks", "default_code", "start_server.sh"}
+    assert allowed == {
+        "requirements.txt", "pyproject.toml", "README.md", "dr_onnx_hooks", "default_code", "start_server.sh",
+    }
 
 
 def test_package_installed_by_pip_without_dependencies_not_put_on_the_path():

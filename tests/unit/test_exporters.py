@@ -39,8 +39,8 @@ def test_native_predictions_by_class_name(tmp_path, monkeypatch, name):
 def test_logits_are_refused_at_load_naming_the_setting(tmp_path, monkeypatch):
     fixture = load("torch_multiclass_logits")
     monkeypatch.setenv("TARGET_TYPE", "multiclass")
-    with pytest.raises(DrOnnxError, match=r"Output 'logits' does not hold probabilities: it holds raw scores \(Gemm node"
-                                          r".*set DR_ONNX_LOGITS=softmax"):
+    with pytest.raises(DrOnnxError, match=r"Output 'logits' does not hold probabilities: "
+                                          r"it holds raw scores \(Gemm node.*set DR_ONNX_LOGITS=softmax"):
         load_model(str(fixture.copy_to(tmp_path / "m")))
 
 

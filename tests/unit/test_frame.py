@@ -25,14 +25,17 @@ def test_float_noise_is_clipped_and_rows_renormalised_so_drum_accepts_them():
 
 
 def test_single_value_expands_to_negative_and_positive():
-    frame = probability_frame(np.array([[0.25], [1.0]]), ClassColumns(("n", "p"), True), "p", sum_to_one=True, data=sent(2))
+    frame = probability_frame(
+        np.array([[0.25], [1.0]]), ClassColumns(("n", "p"), True), "p", sum_to_one=True, data=sent(2)
+    )
     assert frame.columns.tolist() == ["n", "p"]
     np.testing.assert_allclose(frame.to_numpy(), [[0.75, 0.25], [0.0, 1.0]])
 
 
 @pytest.mark.parametrize(
     "values, detail",
-    [([[2.5, -1.5, 0.0]], "values range from -1.5 to 2.5, outside \\[0, 1\\]"), ([[0.5, 0.5, 0.5]], "rows sum to as far as 0.5 from 1"),
+    [([[2.5, -1.5, 0.0]], "values range from -1.5 to 2.5, outside \\[0, 1\\]"),
+     ([[0.5, 0.5, 0.5]], "rows sum to as far as 0.5 from 1"),
      ([[np.nan, 0.5, 0.5]], "it contains NaN")],
 )
 def test_values_that_are_not_probabilities_are_an_error_naming_the_output(values, detail):
@@ -45,8 +48,8 @@ def test_values_that_are_not_probabilities_are_an_error_naming_the_output(values
 def test_nan_probabilities_for_a_row_sent_with_missing_values_are_the_callers_to_fix(missing):
     data = pd.DataFrame({"age": [1.0, missing, 3.0], "city": ["a", None, "c"], "n": [1, 2, 3]})
     values = np.array([[0.5, 0.5, 0.0], [np.nan, np.nan, np.nan], [0.2, 0.3, 0.5]])
-    with pytest.raises(DrOnnxError, match=r"Row 2 has missing or infinite values in age, city, and the model returns no "
-                                          r"probabilities for it \(output 'p' is NaN\)") as caught:
+    with pytest.raises(DrOnnxError, match=r"Row 2 has missing or infinite values in age, city, and the model "
+                                          r"returns no probabilities for it \(output 'p' is NaN\)") as caught:
         probability_frame(values, THREE, "p", sum_to_one=True, data=data)
     assert caught.value.status_code == 422
 
@@ -65,10 +68,12 @@ def test_regression_needs_one_value_per_row():
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_regression_never_serves_nan_or_inf(bad):
-    with pytest.raises(DrOnnxError, match=rf"Output 'y' is {bad} at row 2: regression and anomaly need a finite number") as caught:
+    message = rf"Output 'y' is {bad} at row 2: regression and anomaly need a finite number"
+    with pytest.raises(DrOnnxError, match=message) as caught:
         value_frame(np.array([[1.5], [bad]]), "y", sent(2))
     assert caught.value.status_code == 500
     missing = pd.DataFrame({"a": [1.0, np.nan]})
-    with pytest.raises(DrOnnxError, match=r"Row 2 has missing or infinite values in a, and the model returns no prediction") as caught:
+    message = r"Row 2 has missing or infinite values in a, and the model returns no prediction"
+    with pytest.raises(DrOnnxError, match=message) as caught:
         value_frame(np.array([[1.5], [bad]]), "y", missing)
     assert caught.value.status_code == 422

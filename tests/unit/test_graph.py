@@ -1,4 +1,5 @@
 from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -8,8 +9,16 @@ from onnx import TensorProto
 from dr_onnx_hooks.graph import LABELS, Graph, declared_outputs
 from dr_onnx_hooks.served import served_model
 from models import (
-    classifier, features, identity_graph, pipeline, pipeline_onnx, regression_graph, regressor, sigmoid_graph,
-    sklearn_onnx, softmax_graph,
+    classifier,
+    features,
+    identity_graph,
+    pipeline,
+    pipeline_onnx,
+    regression_graph,
+    regressor,
+    sigmoid_graph,
+    sklearn_onnx,
+    softmax_graph,
 )
 
 

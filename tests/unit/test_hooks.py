@@ -16,8 +16,20 @@ from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
 from helpers import assert_probabilities
 from models import (
-    classifier, features, identity_graph, labels_in_other_order, logits_graph, regression_graph,
-    regressor, sigmoid_expected, sigmoid_graph, sklearn_onnx, softmax_expected, softmax_graph, write_model, WEIGHTS,
+    WEIGHTS,
+    classifier,
+    features,
+    identity_graph,
+    labels_in_other_order,
+    logits_graph,
+    regression_graph,
+    regressor,
+    sigmoid_expected,
+    sigmoid_graph,
+    sklearn_onnx,
+    softmax_expected,
+    softmax_graph,
+    write_model,
 )
 
 F32 = dict(rtol=0, atol=2e-6)  # float32 probabilities
@@ -37,12 +49,16 @@ def test_star_import_exports_the_three_hooks():
 @pytest.mark.parametrize("zipmap", [True, False])
 @pytest.mark.parametrize("labels, kind", [(("no", "yes"), "logreg"), ((0, 1), "rf"), (("b", "a"), "logreg")])
 @pytest.mark.parametrize("positive_first", [True, False])
-def test_binary_columns_are_named_by_class_whatever_datarobot_calls_positive(tmp_path, zipmap, labels, kind, positive_first):
+def test_binary_columns_are_named_by_class_whatever_datarobot_calls_positive(
+    tmp_path, zipmap, labels, kind, positive_first
+):
     model, train = classifier(labels, kind=kind)
     plan = served(tmp_path, sklearn_onnx(model, train, zipmap=zipmap))
     positive, negative = (str(labels[0]), str(labels[1])) if positive_first else (str(labels[1]), str(labels[0]))
     data = features(40)
-    frame = score(data, plan, target_type=TargetType.BINARY, positive_class_label=positive, negative_class_label=negative)
+    frame = score(
+        data, plan, target_type=TargetType.BINARY, positive_class_label=positive, negative_class_label=negative
+    )
     assert_probabilities(frame, model, data, (negative, positive), **F32)
 
 
@@ -97,7 +113,8 @@ def test_inputs_are_cast_to_the_declared_type_not_float32(tmp_path, elem_type, v
 def test_sigmoid_on_int_and_bool_inputs(tmp_path):
     data = pd.DataFrame({"a": [1, 0], "b": [0, 1], "c": [1, 1], "d": [0, 0]})
     for elem_type, (sub) in [(TensorProto.INT64, "int"), (TensorProto.BOOL, "bool")]:
-        frame = score(data.astype(bool) if sub == "bool" else data, served(tmp_path / sub, sigmoid_graph(False, elem_type)),
+        frame = score(data.astype(bool) if sub == "bool" else data,
+                      served(tmp_path / sub, sigmoid_graph(False, elem_type)),
                       target_type="binary", positive_class_label="y", negative_class_label="n")
         np.testing.assert_allclose(frame["y"], sigmoid_expected(data), **F32)
 
@@ -167,7 +184,8 @@ def test_text_in_a_numeric_model_is_a_422_naming_the_column(tmp_path):
     data = features(3).astype(object)
     data.loc[1, "f2"] = "n/a"
     with pytest.raises(DrOnnxError, match=r"Column 'f2' holds 'n/a' at row 2") as caught:
-        score(data, served(tmp_path, softmax_graph()), target_type="binary", positive_class_label="p", negative_class_label="n")
+        score(data, served(tmp_path, softmax_graph()), target_type="binary",
+              positive_class_label="p", negative_class_label="n")
     assert caught.value.status_code == 422
 
 
@@ -177,7 +195,9 @@ def test_output_override_from_environment_or_runtime_parameter(tmp_path, monkeyp
     if how == "plain":
         monkeypatch.setenv("DR_ONNX_OUTPUT", "probabilities")
     else:
-        monkeypatch.setenv("MLOPS_RUNTIME_PARAM_DR_ONNX_OUTPUT", json.dumps({"type": "string", "payload": "probabilities"}))
+        monkeypatch.setenv(
+            "MLOPS_RUNTIME_PARAM_DR_ONNX_OUTPUT", json.dumps({"type": "string", "payload": "probabilities"})
+        )
     plan = served(tmp_path, sklearn_onnx(model, train, zipmap=False))
     data = features(10)
     frame = score(data, plan, target_type="binary", positive_class_label="yes", negative_class_label="no")
@@ -187,7 +207,8 @@ def test_output_override_from_environment_or_runtime_parameter(tmp_path, monkeyp
 
 def test_unknown_output_override_fails_at_load_listing_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("DR_ONNX_OUTPUT", "proba")
-    with pytest.raises(DrOnnxError, match=r"DR_ONNX_OUTPUT='proba' names no output of model.onnx; its outputs are: out"):
+    with pytest.raises(DrOnnxError, match=r"DR_ONNX_OUTPUT='proba' names no output of model.onnx; "
+                                          r"its outputs are: out"):
         served(tmp_path, softmax_graph())
 
 

@@ -42,7 +42,8 @@ def test_numbers_sent_as_text_are_numbers():
 
 def test_text_in_a_numeric_model_names_column_row_and_input():
     frame = pd.DataFrame({"age": [1.0, 2.0, 3.0], "city": ["1", "2", "Paris"]})
-    with pytest.raises(DrOnnxError, match=r"Column 'city' holds 'Paris' at row 3.*input 'X'.*tensor\(float\)") as caught:
+    message = r"Column 'city' holds 'Paris' at row 3.*input 'X'.*tensor\(float\)"
+    with pytest.raises(DrOnnxError, match=message) as caught:
         feed_of(("X", "tensor(float)", [None, 2]))(frame)
     assert caught.value.status_code == 422
 
@@ -62,7 +63,8 @@ def test_symbolic_width_accepts_any_column_count():
 @pytest.mark.parametrize("value, what", [(np.nan, "a missing value"), (1.5, "1.5"), (2.0**40, "1099511627776.0")])
 def test_int_inputs_refuse_missing_fractional_and_out_of_range_values(value, what):
     frame = pd.DataFrame({"n": [1.0, value]})
-    with pytest.raises(DrOnnxError, match=rf"Column 'n' holds {what} at row 2; model input 'X' expects tensor\(int32\)"):
+    with pytest.raises(DrOnnxError, match=rf"Column 'n' holds {what} at row 2; "
+                                          rf"model input 'X' expects tensor\(int32\)"):
         feed_of(("X", "tensor(int32)", [None, 1]))(frame)
 
 
@@ -112,7 +114,7 @@ def test_several_inputs_read_columns_by_name_and_ignore_others():
 
 
 def test_several_inputs_name_every_missing_column():
-    feed = feed_of(("a", "tensor(float)", [None, 1]), ("b", "tensor(float)", [None, 1]), ("c", "tensor(float)", [None, 1]))
+    feed = feed_of(*[(name, "tensor(float)", [None, 1]) for name in ("a", "b", "c")])
     with pytest.raises(DrOnnxError, match=r"Missing column\(s\) for model input\(s\): b, c\. Received columns: a, x"):
         feed(pd.DataFrame({"a": [1.0], "x": [2.0]}))
 

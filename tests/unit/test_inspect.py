@@ -12,7 +12,14 @@ import pytest
 from dr_onnx_hooks import __main__ as module_cli
 from dr_onnx_hooks import inspect
 from models import (
-    classifier, pipeline, pipeline_onnx, regression_graph, regressor, sklearn_onnx, softmax_graph, vector_text_graph,
+    classifier,
+    pipeline,
+    pipeline_onnx,
+    regression_graph,
+    regressor,
+    sklearn_onnx,
+    softmax_graph,
+    vector_text_graph,
     write_model,
 )
 
@@ -73,9 +80,12 @@ def test_zipmap_classifier_text(tmp_path, capsys, zipmap_classifier):
     assert lines[0] == f"model: {tmp_path / 'model.onnx'}"
     assert "  binary      output_probability: name contains 'prob'; ZipMap read from 'probabilities'" in lines
     assert any(line.startswith("  regression  cannot serve: Output 'output_label' is tensor(string)") for line in lines)
-    assert f"class labels in the graph: {', '.join(map(str, model.classes_))} (ZipMap keys; labels); class order auto" in lines
-    assert "binary output holds: probability (LinearClassifier node 'LinearClassifier' with post_transform LOGISTIC)" in lines
-    assert "  X  tensor(float)  [None, 4]  <- all 4 columns, in order; cast to float32; missing values stay NaN" in lines
+    labels = ", ".join(map(str, model.classes_))
+    assert f"class labels in the graph: {labels} (ZipMap keys; labels); class order auto" in lines
+    assert ("binary output holds: probability "
+            "(LinearClassifier node 'LinearClassifier' with post_transform LOGISTIC)") in lines
+    assert ("  X  tensor(float)  [None, 4]  <- all 4 columns, in order; "
+            "cast to float32; missing values stay NaN") in lines
     assert lines[-1] == "providers: CPUExecutionProvider"
 
 
@@ -83,7 +93,9 @@ def test_regressor_uses_its_first_output(tmp_path, capsys):
     model, train = regressor()
     got = report(capsys, write_model(tmp_path, sklearn_onnx(model, train)), "--target-type", "Regression")
     assert got["targets"] == {
-        "regression": {"usable": True, "output": "variable", "reads": "variable", "reason": "first output", "labels": None}
+        "regression": {
+            "usable": True, "output": "variable", "reads": "variable", "reason": "first output", "labels": None,
+        }
     }
     assert got["class_labels"] is None
 
@@ -101,7 +113,8 @@ def test_pipeline_reads_one_column_per_input(tmp_path, capsys):
     )
     assert got["targets"]["multiclass"]["output"] == "probabilities"
     assert got["class_labels"] == [str(c) for c in model.classes_]
-    assert got["class_labels_from"] == "classlabels_strings of LinearClassifier; labels" and got["class_order"] == "auto"
+    assert got["class_labels_from"] == "classlabels_strings of LinearClassifier; labels"
+    assert got["class_order"] == "auto"
 
 
 def test_hand_graph_skips_its_label_output_for_probabilities(tmp_path, capsys):

@@ -24,12 +24,14 @@ def test_binary_two_values_are_negative_then_positive_without_graph_labels():
 def test_graph_labels_assign_columns_by_name():
     # The graph's first column is "yes"; DataRobot's negative label is "yes" too.
     assert class_columns("binary", ("yes", "no"), kept("no", "yes"), 2, "p").names == ("no", "yes")
-    assert class_columns("multiclass", ("dog", "cat", "ant"), kept("ant", "cat", "dog"), 3, "p").names == ("ant", "cat", "dog")
+    columns = class_columns("multiclass", ("dog", "cat", "ant"), kept("ant", "cat", "dog"), 3, "p")
+    assert columns.names == ("ant", "cat", "dog")
 
 
 def test_graph_labels_compare_as_numbers_then_case_insensitively():
     assert class_columns("binary", ("1.0", "0"), kept("0", "1"), 2, "p").names == ("0", "1.0")
-    assert class_columns("multiclass", ("Dog", "CAT", "ant"), kept("ant", "cat", "dog"), 3, "p").names == ("ant", "CAT", "Dog")
+    columns = class_columns("multiclass", ("Dog", "CAT", "ant"), kept("ant", "cat", "dog"), 3, "p")
+    assert columns.names == ("ant", "CAT", "Dog")
 
 
 def test_labels_that_do_not_match_the_graph_fall_back_to_position_with_a_warning(caplog):
@@ -39,7 +41,8 @@ def test_labels_that_do_not_match_the_graph_fall_back_to_position_with_a_warning
 
 
 def test_width_that_fits_no_rule_is_an_error_naming_the_output():
-    with pytest.raises(DrOnnxError, match=r"Output 'p' has 3 values per row, but binary .* needs 1 \(P\(positive\)\) or 2"):
+    with pytest.raises(DrOnnxError, match=r"Output 'p' has 3 values per row, "
+                                          r"but binary .* needs 1 \(P\(positive\)\) or 2"):
         class_columns("binary", ("n", "y"), None, 3, "p")
     with pytest.raises(DrOnnxError, match=r"Output 'p' has 2 values per row, but multiclass .* needs 3"):
         class_columns("multiclass", ("a", "b", "c"), None, 2, "p")
@@ -69,7 +72,8 @@ def test_integer_labels_from_skl2onnx_are_matched_by_name():
 
 
 def test_unsure_integers_are_refused_when_name_and_position_disagree():
-    with pytest.raises(DrOnnxError, match=r"may be class indices.*DR_ONNX_CLASS_ORDER=graph.*DR_ONNX_CLASS_ORDER=position"):
+    with pytest.raises(DrOnnxError, match=r"may be class indices"
+                                          r".*DR_ONNX_CLASS_ORDER=graph.*DR_ONNX_CLASS_ORDER=position"):
         class_columns("multiclass", TEXT_ORDER, kept(*INTS, meaning=UNSURE), 11, "p")
     # the same graph with the labels sent in numeric order: both readings agree, nothing to decide
     assert class_columns("multiclass", INTS, kept(*INTS, meaning=UNSURE), 11, "p").names == INTS

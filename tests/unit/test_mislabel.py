@@ -55,7 +55,9 @@ def test_zipmap_columns_outputs_are_stacked_in_their_labels_order(tmp_path, labe
     assert_like(model, frame, score(frame, plan, **kwargs_for(labels_in_other_order(labels))))
 
 
-@pytest.mark.parametrize("estimator", [LogisticRegression(), SVC(probability=True, random_state=0)], ids=["linear", "svm"])
+@pytest.mark.parametrize(
+    "estimator", [LogisticRegression(), SVC(probability=True, random_state=0)], ids=["linear", "svm"]
+)
 def test_integer_labels_in_classlabels_ints_name_the_columns(tmp_path, estimator):
     model, train = classifier((0, 1))
     model = estimator.fit(train.to_numpy(np.float32), model.predict(train.to_numpy(np.float32)))
@@ -110,7 +112,8 @@ def test_text_pipeline_with_the_default_locale_serves_on_a_host_without_it(tmp_p
     model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, y)
     onnx_model = to_onnx(model, initial_types=[("text", StringTensorType([None, 1]))],
                          options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
-    assert not any(a.name == "locale" for n in onnx_model.graph.node if n.op_type == "StringNormalizer" for a in n.attribute)
+    normalizers = [n for n in onnx_model.graph.node if n.op_type == "StringNormalizer"]
+    assert not any(a.name == "locale" for n in normalizers for a in n.attribute)
     with caplog.at_level(logging.WARNING, logger="dr_onnx_hooks"):
         plan = served(tmp_path, onnx_model.SerializeToString())
     if not _host_has("en_US.UTF-8"):

@@ -56,7 +56,8 @@ def test_logits_are_refused_at_load_unless_a_setting_names_the_function():
 
 def test_logits_setting_on_probabilities_is_refused():
     graph = Graph(onnx.load_from_string(softmax_graph()))
-    with pytest.raises(DrOnnxError, match=r"DR_ONNX_LOGITS=softmax asks to apply softmax to output 'out', but it holds probability"):
+    with pytest.raises(DrOnnxError, match=r"DR_ONNX_LOGITS=softmax asks to apply softmax to output 'out', "
+                                          r"but it holds probability"):
         class_output(graph, [OutputSpec("out", "tensor(float)", (None, 2))], None, "softmax")
 
 
@@ -77,7 +78,8 @@ def test_value_output_is_the_first_output_unless_overridden():
 
 
 def test_override_that_names_no_output_lists_the_outputs():
-    with pytest.raises(DrOnnxError, match=r"DR_ONNX_OUTPUT='score' names no output of m.onnx; its outputs are: label, scores"):
+    with pytest.raises(DrOnnxError, match=r"DR_ONNX_OUTPUT='score' names no output of m.onnx; "
+                                          r"its outputs are: label, scores"):
         choose_outputs(declared_only(LABEL, SCORES_OUT), [LABEL, SCORES_OUT], "score", None, "m.onnx")
 
 

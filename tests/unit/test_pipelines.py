@@ -22,8 +22,18 @@ from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
 from helpers import ATOL, assert_like_sklearn, label_kwargs
 from models import (
-    OPSET, PIPELINE_TARGETS, PIPELINE_TEXT, as_sent, exported_pipeline, features, isolation_forest, mixed_frame,
-    request_rows, sent_labels, sklearn_onnx, write_model,
+    OPSET,
+    PIPELINE_TARGETS,
+    PIPELINE_TEXT,
+    as_sent,
+    exported_pipeline,
+    features,
+    isolation_forest,
+    mixed_frame,
+    request_rows,
+    sent_labels,
+    sklearn_onnx,
+    write_model,
 )
 
 
@@ -86,7 +96,8 @@ def test_score_accepts_every_pandas_column_type(tmp_path, fitted, convert):
 def test_single_string_input_takes_all_columns_in_order(tmp_path):
     train = mixed_frame()
     y = np.where(train["city"] == "Paris", "paris", "elsewhere")
-    model = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression()).fit(train[list(PIPELINE_TEXT)], y)
+    model = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    model.fit(train[list(PIPELINE_TEXT)], y)
     onnx_model = convert_sklearn(
         model, initial_types=[("text", StringTensorType([None, len(PIPELINE_TEXT)]))],
         options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3},

@@ -46,12 +46,16 @@ def served(tmp_path_factory):
     reg, train_r = regressor()
     return {
         "binary": (binary, load_model(str(write_model(folder / "b", sklearn_onnx(binary, train))))),
-        "multiclass": (multiclass, load_model(str(write_model(folder / "m", sklearn_onnx(multiclass, train, zipmap=False))))),
+        "multiclass": (
+            multiclass, load_model(str(write_model(folder / "m", sklearn_onnx(multiclass, train, zipmap=False))))
+        ),
         "regression": (reg, load_model(str(write_model(folder / "r", sklearn_onnx(reg, train_r))))),
     }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(frame=frames(), target=st.sampled_from(["binary", "multiclass", "regression"]), data=st.data())
 def test_score_returns_a_correct_frame_or_our_error(served, frame, target, data):
     model, plan = served[target]

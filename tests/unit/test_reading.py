@@ -26,9 +26,9 @@ from models import by_name_classifier, features, identity_graph, write_model, zi
 MTX_BANNER = b"%%MatrixMarket matrix coordinate real general\n"
 
 
-def refused(body: bytes, reader: RequestReader = RequestReader()) -> DrOnnxError:
+def refused(body: bytes, reader: RequestReader | None = None) -> DrOnnxError:
     with pytest.raises(DrOnnxError) as caught:
-        reader(body)
+        (reader or RequestReader())(body)
     return caught.value
 
 

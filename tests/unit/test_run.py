@@ -13,7 +13,7 @@ from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.run import Runner
 from dr_onnx_hooks.settings import CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, MIN_CHUNK_ROWS
 from helpers import label_kwargs
-from models import _model, classifier, features, regression_graph, sklearn_onnx, write_model, WEIGHTS
+from models import WEIGHTS, _model, classifier, features, regression_graph, sklearn_onnx, write_model
 
 
 def scored(tmp_path, monkeypatch, model: bytes, frame: pd.DataFrame, chunk_rows=None, **kwargs) -> pd.DataFrame:
@@ -31,7 +31,8 @@ def test_chunked_scoring_is_identical_to_one_run(tmp_path, monkeypatch, kind, zi
     onnx_model, frame = sklearn_onnx(model, train, zipmap=zipmap), features(3_001, seed=3)
     kwargs = dict(target_type=TargetType.MULTICLASS, class_labels=["a", "b", "c"])
     whole = scored(tmp_path, monkeypatch, onnx_model, frame, None, **kwargs)
-    pd.testing.assert_frame_equal(scored(tmp_path, monkeypatch, onnx_model, frame, chunk_rows, **kwargs), whole, check_exact=True)
+    chunked = scored(tmp_path, monkeypatch, onnx_model, frame, chunk_rows, **kwargs)
+    pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
 
 
 def test_chunks_are_equal_slices_filling_one_array(monkeypatch):
@@ -46,8 +47,10 @@ def test_chunks_are_equal_slices_filling_one_array(monkeypatch):
 
 def test_a_fixed_batch_is_run_in_slices_of_that_batch_whatever_the_chunk_size(tmp_path, monkeypatch):
     frame = features(2_001)
-    result = scored(tmp_path, monkeypatch, regression_graph(batch=2), frame, MIN_CHUNK_ROWS, target_type=TargetType.REGRESSION)
-    np.testing.assert_allclose(result["Predictions"], frame.to_numpy() @ WEIGHTS.astype(np.float64), rtol=1e-5, atol=1e-5)
+    result = scored(tmp_path, monkeypatch, regression_graph(batch=2), frame, MIN_CHUNK_ROWS,
+                    target_type=TargetType.REGRESSION)
+    expected = frame.to_numpy() @ WEIGHTS.astype(np.float64)
+    np.testing.assert_allclose(result["Predictions"], expected, rtol=1e-5, atol=1e-5)
 
 
 def test_an_output_that_is_not_one_row_per_row_is_an_error_in_chunks_too():
@@ -67,7 +70,8 @@ def test_an_output_that_is_not_one_row_per_row_is_an_error_in_chunks_too():
 @pytest.mark.parametrize("value", ["1000", "many"])
 def test_a_bad_chunk_size_fails_the_load_naming_the_setting(tmp_path, monkeypatch, value):
     monkeypatch.setenv(CHUNK_ROWS_SETTING, value)
-    with pytest.raises(DrOnnxError, match=rf"Setting {CHUNK_ROWS_SETTING} must be a whole number >= 1024; got '{value}'"):
+    with pytest.raises(DrOnnxError, match=rf"Setting {CHUNK_ROWS_SETTING} must be a whole number >= 1024; "
+                                          rf"got '{value}'"):
         load_model(str(write_model(tmp_path, regression_graph())))
 
 
@@ -75,7 +79,8 @@ def test_a_bad_chunk_size_fails_the_load_naming_the_setting(tmp_path, monkeypatc
 def test_zipmap_bypass_reads_exactly_the_zipmap_s_probabilities_and_labels(tmp_path, labels):
     model, train = classifier(labels, kind="rf")
     onnx_model, frame = sklearn_onnx(model, train, zipmap=True), features(50, seed=4)
-    raw = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"]).run(["output_probability"], {"X": frame.to_numpy(np.float32)})[0]
+    session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
+    raw = session.run(["output_probability"], {"X": frame.to_numpy(np.float32)})[0]
     raw_labels = tuple(str(label) for label in raw[0])
     plan = load_model(str(write_model(tmp_path, onnx_model)))
     target = "binary" if len(labels) == 2 else "multiclass"
@@ -87,4 +92,5 @@ def test_zipmap_bypass_reads_exactly_the_zipmap_s_probabilities_and_labels(tmp_p
     target_type = TargetType.BINARY if target == "binary" else TargetType.MULTICLASS
     frame_out = score(frame, plan, target_type=target_type, **label_kwargs(target, sent))
     for position, label in enumerate(raw_labels):
-        np.testing.assert_allclose(frame_out[label], [row[key] for row in raw for key in [list(row)[position]]], rtol=0, atol=1e-6)
+        expected = [row[key] for row in raw for key in [list(row)[position]]]
+        np.testing.assert_allclose(frame_out[label], expected, rtol=0, atol=1e-6)

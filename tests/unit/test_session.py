@@ -14,7 +14,9 @@ from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.session import SessionSettings, create_session, providers
 from models import features, regression_graph, write_model
 
-NO_CUDA = pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this onnxruntime has CUDA")
+NO_CUDA = pytest.mark.skipif(
+    "CUDAExecutionProvider" in ort.get_available_providers(), reason="this onnxruntime has CUDA"
+)
 
 
 @pytest.fixture
@@ -68,11 +70,13 @@ def test_cuda_asked_but_not_available_falls_back_to_cpu_with_a_warning(tmp_path,
     assert plan.session.get_providers() == ["CPUExecutionProvider"]
     assert "CUDAExecutionProvider, which this onnxruntime build does not have" in caplog.text
     frame = features(3)
-    np.testing.assert_allclose(score(frame, plan, target_type=TargetType.REGRESSION)["Predictions"], frame.to_numpy() @ [0.8, -0.5, 0.3, 1.1], rtol=1e-5)
+    np.testing.assert_allclose(score(frame, plan, target_type=TargetType.REGRESSION)["Predictions"],
+                               frame.to_numpy() @ [0.8, -0.5, 0.3, 1.1], rtol=1e-5)
 
 
 def test_a_provider_onnxruntime_does_not_know_is_an_error_naming_it():
-    with pytest.raises(DrOnnxError, match=r"DR_ONNX_PROVIDERS names CPUExecutionProviderr, which onnxruntime does not know"):
+    with pytest.raises(DrOnnxError, match=r"DR_ONNX_PROVIDERS names CPUExecutionProviderr, "
+                                          r"which onnxruntime does not know"):
         providers({"DR_ONNX_PROVIDERS": "CPUExecutionProviderr"})
 
 

@@ -22,7 +22,9 @@ def test_plain_variable_wins_over_the_runtime_parameter():
     assert read_setting("DR_X", {"MLOPS_RUNTIME_PARAM_DR_X": param("other")}) == "other"
 
 
-@pytest.mark.parametrize("env", [{}, {"DR_X": "  "}, {"MLOPS_RUNTIME_PARAM_DR_X": param(None)}, {"MLOPS_RUNTIME_PARAM_DR_X": param("")}])
+@pytest.mark.parametrize("env", [
+    {}, {"DR_X": "  "}, {"MLOPS_RUNTIME_PARAM_DR_X": param(None)}, {"MLOPS_RUNTIME_PARAM_DR_X": param("")},
+])
 def test_unset_or_empty_is_none(env):
     assert read_setting("DR_X", env) is None
 
@@ -44,7 +46,8 @@ def test_read_int(env, expected):
 
 @pytest.mark.parametrize("value", ["0", "-2", "2.5", "abc", "nan", "inf"])
 def test_bad_int_names_the_setting_its_source_and_the_value(value):
-    with pytest.raises(DrOnnxError, match=rf"Setting DR_N must be a whole number >= 1; got '{value}' \(from environment variable DR_N\)"):
+    with pytest.raises(DrOnnxError, match=rf"Setting DR_N must be a whole number >= 1; got '{value}' "
+                                          rf"\(from environment variable DR_N\)"):
         read_int("DR_N", 7, environ={"DR_N": value})
 
 
@@ -58,7 +61,8 @@ def test_read_int_minimum_zero_accepts_zero():
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("on", True), ("OFF", False), ("true", True), ("False", False), ("1", True), ("0", False), ("yes", True), ("no", False),
+    ("on", True), ("OFF", False), ("true", True), ("False", False),
+    ("1", True), ("0", False), ("yes", True), ("no", False),
 ])
 def test_read_bool(value, expected):
     assert read_bool("DR_B", not expected, {"DR_B": value}) is expected
@@ -90,13 +94,15 @@ def test_a_bad_setting_fails_the_load_naming_it(tmp_path, monkeypatch):
     from models import regression_graph, write_model
 
     monkeypatch.setenv("DR_ONNX_GRAPH_OPTIMIZATION", "max")
-    with pytest.raises(DrOnnxError, match=r"DR_ONNX_GRAPH_OPTIMIZATION must be one of disable, basic, extended, all; got 'max'"):
+    with pytest.raises(DrOnnxError, match=r"DR_ONNX_GRAPH_OPTIMIZATION must be one of disable, basic, extended, all; "
+                                          r"got 'max'"):
         load_model(str(write_model(tmp_path, regression_graph())))
 
 
 def test_every_setting_is_read_once_into_one_object(tmp_path):
     env = {
-        "MLOPS_RUNTIME_PARAM_DR_ONNX_MODEL_DIR": param(str(tmp_path)),  # the runtime-parameter form works for every setting
+        # the runtime-parameter form works for every setting
+        "MLOPS_RUNTIME_PARAM_DR_ONNX_MODEL_DIR": param(str(tmp_path)),
         "DR_ONNX_OUTPUT": "scores",
         "TARGET_TYPE": "Binary",
         "DR_ONNX_CHUNK_ROWS": "2048",
@@ -104,7 +110,8 @@ def test_every_setting_is_read_once_into_one_object(tmp_path):
         "DR_ONNX_INTRA_OP_THREADS": "1",
     }
     settings = Settings.read(env)
-    assert (settings.model_dir, settings.output, settings.target_type, settings.chunk_rows) == (tmp_path, "scores", "binary", 2048)
+    read = (settings.model_dir, settings.output, settings.target_type, settings.chunk_rows)
+    assert read == (tmp_path, "scores", "binary", 2048)
     assert settings.limits == Limits(rows=10) and settings.session.intra_op_threads == 1
     assert "output scores; logits no; class order auto; target type binary; chunks of 2048 rows" in settings.describe()
     assert Settings.read({}).model_dir is None

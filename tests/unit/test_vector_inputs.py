@@ -16,7 +16,12 @@ from dr_onnx_hooks.inputs import InputFeed, ModelInput
 from dr_onnx_hooks.reading import TextColumns
 from helpers import ATOL, assert_probabilities
 from models import (
-    vector_pipeline, vector_pipeline_onnx, vector_text_expected, vector_text_frame, vector_text_graph, write_model,
+    vector_pipeline,
+    vector_pipeline_onnx,
+    vector_text_expected,
+    vector_text_frame,
+    vector_text_graph,
+    write_model,
 )
 
 RTOL = 1e-6
