@@ -18,6 +18,7 @@ TARGET_TYPE                known at load: a target the model cannot serve    ``p
 DR_ONNX_CHUNK_ROWS         rows per ``session.run`` for large requests       ``run``
 DR_ONNX_RUN_TIMEOUT        seconds all of one request's runs may take         ``run``
 DR_ONNX_WARMUP_TIMEOUT     seconds the warm-up run at load may take          ``warmup``
+DR_ONNX_MAX_BODY_BYTES     a request body's size, refused before parsing     ``flask_ext``
 DR_ONNX_LOG_VALUES         on: messages (and so DRUM's log) show cell values ``inputs``
 DR_ONNX_MAX_COLUMNS/ROWS/  request limits                                    ``reading``
 CELLS
@@ -44,6 +45,8 @@ CLASS_ORDER_SETTING = "DR_ONNX_CLASS_ORDER"
 CLASS_ORDERS = ("auto", "graph", "position")
 TARGET_TYPE_SETTING = "TARGET_TYPE"
 LOG_VALUES_SETTING = "DR_ONNX_LOG_VALUES"
+MAX_BODY_SETTING = "DR_ONNX_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES = 1 << 30  # 1 GiB: above the CSV of the default cell limit (50M cells)
 RUN_TIMEOUT_SETTING = "DR_ONNX_RUN_TIMEOUT"
 WARMUP_TIMEOUT_SETTING = "DR_ONNX_WARMUP_TIMEOUT"
 DEFAULT_WARMUP_TIMEOUT = 30
@@ -67,6 +70,7 @@ class Settings:
     chunk_rows: int
     run_timeout: Optional[float]  # None: no limit
     warmup_timeout: Optional[float]
+    max_body_bytes: int
     show_values: bool  # cell values in messages; off: row, column and the value's kind only
     limits: Limits
     session: SessionSettings
@@ -86,6 +90,7 @@ class Settings:
             chunk_rows=read_int(CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, minimum=MIN_CHUNK_ROWS, environ=environ),
             run_timeout=read_int(RUN_TIMEOUT_SETTING, _default_run_timeout(environ), minimum=0, environ=environ) or None,
             warmup_timeout=read_int(WARMUP_TIMEOUT_SETTING, DEFAULT_WARMUP_TIMEOUT, minimum=0, environ=environ) or None,
+            max_body_bytes=read_int(MAX_BODY_SETTING, DEFAULT_MAX_BODY_BYTES, environ=environ),
             show_values=read_bool(LOG_VALUES_SETTING, False, environ),
             limits=Limits.read(environ),
             session=SessionSettings.read(environ, cgroup_root),
@@ -98,7 +103,8 @@ class Settings:
             f"output {self.output or '(by the contract)'}; logits {self.logits or 'no'}; "
             f"class order {self.class_order}; target type {self.target_type or '(per request)'}; "
             f"chunks of {self.chunk_rows} rows; run timeout {self.run_timeout or 'none'} s, warm-up timeout "
-            f"{self.warmup_timeout or 'none'} s; cell values {'shown' if self.show_values else 'hidden'} in messages; limits {limits.columns} columns, {limits.rows} rows, "
+            f"{self.warmup_timeout or 'none'} s; cell values {'shown' if self.show_values else 'hidden'} in messages; bodies up to "
+            f"{self.max_body_bytes} bytes; limits {limits.columns} columns, {limits.rows} rows, "
             f"{limits.cells} cells; {self.session.describe()}"
         )
 
