@@ -42,6 +42,7 @@ from .graph import PROBABILITY, UNKNOWN, Graph, GraphLabels, Labels, Scale, decl
 from .inputs import InputFeed, ModelInput
 from .labels import ClassColumns, class_columns
 from .outputs import Choice, OutputChoice, OutputSpec, choose_outputs, kind, not_probabilities
+from .quoting import MESSAGE, escaped
 from .run import Runner
 from .served import served_model
 from .session import create_session
@@ -130,9 +131,10 @@ class ModelPlan:
 
     def summary(self) -> str:
         """One line: file, inputs, chosen outputs, what the class output holds, graph labels, providers."""
-        inputs = ", ".join(f"{i.name} {i.onnx_type} {list(i.shape)}" for i in self.feed.inputs)
+        inputs = ", ".join(f"{escaped(i.name)} {i.onnx_type} {list(i.shape)}" for i in self.feed.inputs)
         chosen = "; ".join(
-            f"{kind}: {c.name} ({c.reason})" if isinstance(c, OutputChoice) else f"{kind}: none ({str(c).split(';')[0]})"
+            f"{kind}: {escaped(c.name)} ({escaped(c.reason, MESSAGE)})" if isinstance(c, OutputChoice)
+            else f"{kind}: none ({escaped(str(c).split(';')[0], MESSAGE)})"
             for kind, c in self.choices.items()
         )
         found = self.graph_labels
@@ -140,7 +142,7 @@ class ModelPlan:
         choice = self.choices["class"]
         held = f"class output holds {choice.scale_note}; " if isinstance(choice, OutputChoice) else ""
         return (
-            f"{self.path.name}: inputs [{inputs}]; outputs {chosen}; {held}graph labels {labels}; "
+            f"{escaped(self.path.name)}: inputs [{inputs}]; outputs {chosen}; {held}graph labels {labels}; "
             f"providers {self.session.get_providers()}"
         )
 

@@ -24,6 +24,13 @@ def quoted(value: object, limit: int = SHOWN) -> str:
     return f"{text[:limit]!r}… ({len(text)} characters)"
 
 
+def escaped(text: object, limit: int = SHOWN) -> str:
+    """``text`` as it is when printable, else with ``repr``-style escapes; cut to ``limit`` characters."""
+    text = text if isinstance(text, str) else str(text)
+    shown = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= limit else f"{shown[:limit]}… ({len(text)} characters)"
+
+
 def listed(values: Iterable[object], limit: int = LISTED) -> str:
     """``a, b, c``: each quoted and escaped, at most ``limit`` of them, then how many more."""
     items = list(values)
