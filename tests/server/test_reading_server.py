@@ -130,7 +130,7 @@ def default_code_server(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("default_code")
     model, onnx, frame = zip_classifier()
     code_dir = Path(shutil.copytree(DEFAULT_CODE, root / "code"))
-    assert sorted(p.name for p in code_dir.iterdir()) == ["custom.py"]
+    assert sorted(p.name for p in code_dir.iterdir()) == ["custom.py", "custom_flask.py"]
     model_dir = write_model(root / "artifact", onnx)
     return serve(request, code_dir, "binary", LABELS, env={"DR_ONNX_MODEL_DIR": str(model_dir)}), model, frame
 
