@@ -2,12 +2,12 @@
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import inspect
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dr_onnx_hooks")
     commands = parser.add_subparsers(dest="command", required=True)
     inspect.add_arguments(

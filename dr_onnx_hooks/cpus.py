@@ -15,7 +15,6 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Dict, Optional
 
 from .params import Environ, read_int
 
@@ -28,7 +27,7 @@ GUNICORN_ARGS = "DRUM_GUNICORN_DRUM_ARGS"  # set by DRUM before it execs into th
 MAX_SERVER_WORKERS = 199  # DRUM ignores larger counts
 
 
-def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> Optional[float]:
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
     """The CPUs the cgroup quota allows (quota / period), or None when there is no quota or no cgroup file."""
     try:
         v2 = root / "cpu.max"
@@ -69,7 +68,7 @@ def server_environ(environ: Environ = os.environ, proc: Path = PROC_ROOT) -> Env
     except OSError as exc:
         logger.debug("gunicorn master's environment unreadable (%s); counting workers from our own", exc)
         return environ
-    parent: Dict[str, str] = dict(
+    parent: dict[str, str] = dict(
         entry.split("=", 1) for entry in raw.decode(errors="replace").split("\0") if "=" in entry
     )
     return parent if parent.get(GUNICORN_ARGS) == environ[GUNICORN_ARGS] else environ

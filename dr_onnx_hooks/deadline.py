@@ -11,8 +11,9 @@ worker's only OS thread, so a greenlet timer would never wake while the run last
 import importlib
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any
 
 import onnxruntime as ort
 
@@ -51,7 +52,7 @@ class _Watcher:
         self._guard = _new_lock()
         self._wake = _new_lock()
         self._wake.acquire()
-        self._runs: Dict[int, Tuple[float, ort.RunOptions]] = {}
+        self._runs: dict[int, tuple[float, ort.RunOptions]] = {}
         _start_thread(self._watch, ())
 
     def add(self, options: ort.RunOptions, seconds: float) -> None:
@@ -85,7 +86,7 @@ _watcher = _Watcher()
 
 
 @contextmanager
-def time_limit(seconds: Optional[float]) -> Iterator[Optional[ort.RunOptions]]:
+def time_limit(seconds: float | None) -> Iterator[ort.RunOptions | None]:
     """``RunOptions`` whose ``terminate`` is set after ``seconds`` (None or 0: no limit, no options)."""
     if not seconds:
         yield None
@@ -98,6 +99,6 @@ def time_limit(seconds: Optional[float]) -> Iterator[Optional[ort.RunOptions]]:
         _watcher.remove(options)
 
 
-def timed_out(options: Optional[ort.RunOptions]) -> bool:
+def timed_out(options: ort.RunOptions | None) -> bool:
     """Whether the run under ``options`` was stopped by its time limit."""
     return options is not None and options.terminate

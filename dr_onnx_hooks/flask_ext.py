@@ -20,7 +20,8 @@ Every answer is short JSON, ``{"message": ...}``, with DRUM's user-error header,
 import io
 import json
 import logging
-from typing import Any, Callable, Iterable, List
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from werkzeug.exceptions import HTTPException, default_exceptions
 
@@ -66,8 +67,10 @@ class BodyGuard:
         except Exception as exc:  # gunicorn's framing errors (InvalidChunkSize, NoMoreData...) and the like
             return _answer(start_response, 400, f"The request body cannot be read: {type(exc).__name__}: {exc}")
         if announced.isdigit() and len(body) < int(announced):
-            return _answer(start_response, 400, f"The request body ended after {len(body)} of the {announced} bytes "
-                                                "its Content-Length announced: the client stopped sending. Send it again.")
+            return _answer(
+                start_response, 400, f"The request body ended after {len(body)} of the {announced} bytes its "
+                "Content-Length announced: the client stopped sending. Send it again.",
+            )
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -75,7 +78,7 @@ class BodyGuard:
         return self.app(environ, start_response)
 
     def _read(self, stream: Any) -> bytes:
-        parts: List[bytes] = []
+        parts: list[bytes] = []
         size = 0
         while chunk := stream.read(READ_SIZE):
             size += len(chunk)
@@ -89,7 +92,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _answer(start_response: Callable, status: int, message: str) -> List[bytes]:
+def _answer(start_response: Callable, status: int, message: str) -> list[bytes]:
     logger.warning("Request refused before scoring: %s %s", status, message)
     body = json.dumps({"message": capped(message, MESSAGE_LIMIT)}).encode()
     reason = {400: "BAD REQUEST", 413: "REQUEST ENTITY TOO LARGE"}[status]
@@ -106,6 +109,6 @@ def _client_error(error: HTTPException) -> Any:
     message = capped(f"{error.name}: {error.description}", MESSAGE_LIMIT)
     logger.warning("Request refused before scoring: %s %s", error.code, message)
     response = jsonify({"message": message})
-    response.status_code = error.code
+    response.status_code = error.code or 400
     response.headers[USER_ERROR_HEADER] = "true"
     return response

@@ -10,7 +10,7 @@ softmax or sigmoid of logits) is applied first. NaN or infinite predictions are 
 the caller's fault (422) when the row sent missing or infinite values, else the model's (500).
 """
 
-from typing import Callable, Dict
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-values))
 
 
-TRANSFORMS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda values: values, "exp": np.exp, "softmax": _softmax, "sigmoid": _sigmoid,
 }
 

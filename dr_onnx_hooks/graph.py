@@ -33,8 +33,8 @@ as a graph output and dropping the ZipMap (``served``).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 import onnx
@@ -60,7 +60,7 @@ PROBABILITY_OPS = ("Softmax", "Sigmoid")
 LINEAR_OPS = ("Gemm", "MatMul")  # a linear layer: raw scores, unless an activation follows
 ELEMENTWISE_OPS = ("Add", "Sub", "Mul", "Div")
 
-Labels = Tuple[str, ...]
+Labels = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class GraphLabels:
     labels: Labels
     source: str
     meaning: str  # LABELS, INDICES or UNSURE
-    label_output: Optional[str] = None  # the graph output that emits these labels, if any
+    label_output: str | None = None  # the graph output that emits these labels, if any
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class PerClassOutputs:
     """Graph outputs that are each one column of ``tensor`` (skl2onnx ``zipmap="columns"``), in column order."""
 
     tensor: str
-    outputs: Tuple[str, ...]
+    outputs: tuple[str, ...]
 
 
 def type_name(value: onnx.TypeProto) -> str:
@@ -113,9 +113,9 @@ def _element(elem_type: int) -> str:
     return helper.tensor_dtype_to_string(elem_type).removeprefix("TensorProto.").lower()
 
 
-def declared_outputs(model: onnx.ModelProto) -> List[Tuple[str, str, Tuple[Union[int, str, None], ...]]]:
+def declared_outputs(model: onnx.ModelProto) -> list[tuple[str, str, tuple[int | str | None, ...]]]:
     """Name, type and shape of each graph output, as ``InferenceSession.get_outputs`` would give them."""
-    def dim(d: onnx.TensorShapeProto.Dimension) -> Union[int, str, None]:
+    def dim(d: onnx.TensorShapeProto.Dimension) -> int | str | None:
         return d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
 
     return [
@@ -144,18 +144,19 @@ class Graph:
         self.nodes = list(model.graph.node)
         self.makers = {out: node for node in self.nodes for out in node.output if out}
         self.outputs = {o.name: type_name(o.type) for o in model.graph.output}
-        self.constants: Dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL
+        self.constants: dict[str, np.ndarray] = {
+            t.name: numpy_helper.to_array(t)
+            for t in model.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL
         }
         for node in self.nodes:
             value = _attribute(node, "value") if node.op_type == "Constant" else None
             if isinstance(value, onnx.TensorProto) and value.data_location != onnx.TensorProto.EXTERNAL:
                 self.constants[node.output[0]] = numpy_helper.to_array(value)
 
-    def maker(self, tensor: str) -> Optional[onnx.NodeProto]:
+    def maker(self, tensor: str) -> onnx.NodeProto | None:
         return self.makers.get(tensor)
 
-    def back(self, tensor: str, through: Tuple[str, ...]) -> str:
+    def back(self, tensor: str, through: tuple[str, ...]) -> str:
         """Follow ``tensor`` back through ops of the kinds ``through`` (their first input) to where it is made."""
         seen = set()
         while (node := self.makers.get(tensor)) is not None and node.op_type in through and tensor not in seen:
@@ -163,7 +164,7 @@ class Graph:
             tensor = node.input[0]
         return tensor
 
-    def zipmap_sources(self) -> Dict[str, ZipMapSource]:
+    def zipmap_sources(self) -> dict[str, ZipMapSource]:
         """Graph output name -> the ZipMap feeding it, for every output made by a ZipMap node with labels."""
         sources = {}
         for node in self.nodes:
@@ -189,7 +190,7 @@ class Graph:
                 break
         return tensor
 
-    def labels(self, tensor: str) -> Optional[GraphLabels]:
+    def labels(self, tensor: str) -> GraphLabels | None:
         """The class labels the graph keeps for ``tensor``'s columns (sources 2 and 3 of the docstring)."""
         root = self.column_root(tensor)
         for output, output_type in self.outputs.items():
@@ -198,14 +199,14 @@ class Graph:
                 if found:
                     return found
         maker = self.maker(root)
-        if maker is not None and maker.domain == ML_DOMAIN and maker.op_type in CLASSIFIERS and maker.output[1:2] == [root]:
-            label_output = self.back(maker.output[0], SAME_COLUMNS)
-            found = self._node_labels(maker, f"{_attribute_name(maker)} of {maker.op_type}")
-            emitted = [o for o in self.outputs if self.back(o, SAME_COLUMNS) == label_output]
-            return GraphLabels(found.labels, found.source, found.meaning, emitted[0] if emitted else None) if found else None
-        return None
+        classifier = maker is not None and maker.domain == ML_DOMAIN and maker.op_type in CLASSIFIERS
+        if maker is None or not classifier or maker.output[1:2] != [root]:
+            return None
+        found = self._node_labels(maker, f"{_attribute_name(maker)} of {maker.op_type}")
+        emitted = [o for o in self.outputs if self.back(o, SAME_COLUMNS) == maker.output[0]]
+        return replace(found, label_output=emitted[0] if emitted else None) if found else None
 
-    def _emitted_labels(self, output: str, root: str) -> Optional[GraphLabels]:
+    def _emitted_labels(self, output: str, root: str) -> GraphLabels | None:
         """Labels a label output reads from a constant at the ArgMax of ``root``, else None."""
         picker = self.maker(self.back(output, SAME_COLUMNS))
         if picker is None or picker.op_type not in ("ArrayFeatureExtractor", "Gather") or len(picker.input) < 2:
@@ -217,16 +218,17 @@ class Graph:
         if _attribute(argmax, "axis") not in (1, -1) or self.column_root(argmax.input[0]) != root:
             return None
         values = _text(classes.tolist())
-        return GraphLabels(values, f"constant {picker.input[0]!r} behind label output {output!r}", self._meaning(classes.tolist()), output)
+        source = f"constant {picker.input[0]!r} behind label output {output!r}"
+        return GraphLabels(values, source, self._meaning(classes.tolist()), output)
 
-    def _node_labels(self, node: onnx.NodeProto, source: str) -> Optional[GraphLabels]:
+    def _node_labels(self, node: onnx.NodeProto, source: str) -> GraphLabels | None:
         for name in LABEL_ATTRIBUTES:
             values = _attribute(node, name)
             if isinstance(values, list) and values:
                 return GraphLabels(_text(values), source, self._meaning(values))
         return None
 
-    def _meaning(self, values: List[object]) -> str:
+    def _meaning(self, values: list[object]) -> str:
         if all(isinstance(v, (int, np.integer)) for v in values) and list(values) == list(range(len(values))):
             return PRODUCER_MEANINGS.get(self.producer_name, UNSURE)
         return LABELS
@@ -249,7 +251,8 @@ class Graph:
         if node.op_type == "Concat":
             kinds = {self.scale(i).kind for i in node.input if i not in self.constants}
             if len(kinds) == 1:
-                return Scale(kinds.pop(), f"{where} of {'probabilities' if PROBABILITY in kinds or not kinds else 'its inputs'}")
+                kind = kinds.pop()
+                return Scale(kind, f"{where} of {'probabilities' if kind == PROBABILITY else 'its inputs'}")
             return Scale(UNKNOWN, where)
         if node.op_type == "Sub" and node.input[0] in self.constants and self.scale(node.input[1]).kind == PROBABILITY:
             return Scale(PROBABILITY, f"{where}: 1 - a probability")
@@ -272,9 +275,9 @@ class Graph:
             return Scale(SCORES, f"{where}, after {inner.source}")
         return Scale(UNKNOWN, where)
 
-    def per_class_outputs(self) -> List[PerClassOutputs]:
+    def per_class_outputs(self) -> list[PerClassOutputs]:
         """Groups of float outputs that are each one column ``Slice``d from the same tensor, all columns covered."""
-        columns: Dict[str, Dict[int, str]] = defaultdict(dict)
+        columns: dict[str, dict[int, str]] = defaultdict(dict)
         for output, output_type in self.outputs.items():
             if output_type not in ("tensor(float)", "tensor(double)"):
                 continue
@@ -292,7 +295,7 @@ class Graph:
             if len(found) >= 2 and sorted(found) == list(range(len(found)))
         ]
 
-    def external_data_files(self) -> List[str]:
+    def external_data_files(self) -> list[str]:
         """The files beside the model that hold weights (initializers, Constant values, subgraphs' too)."""
         return external_data_files(self.model)
 
@@ -313,7 +316,7 @@ def _classifier_scale(node: onnx.NodeProto, where: str) -> Scale:
     return Scale(SCORES, f"{where} with post_transform NONE (decision function)")
 
 
-def external_data_files(model: onnx.ModelProto) -> List[str]:
+def external_data_files(model: onnx.ModelProto) -> list[str]:
     """The ``location`` of every tensor the model stores as external data, each once, in the order
     found: initializers (dense and sparse), node attributes (a Constant's ``value``...), subgraphs
     and the model's local functions. A tensor stored outside without a location is a ``ModelError``."""

@@ -4,7 +4,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 
@@ -21,11 +21,11 @@ DRUM_CUSTOM_MODULE = "custom"  # DRUM imports the model folder's custom.py under
 
 # The reader for the model ``load_model`` loaded: ``read_input_data`` gets only the bytes, and DRUM
 # loads one model per process (per gunicorn worker), always before the first request.
-_reader: Optional[RequestReader] = None
+_reader: RequestReader | None = None
 
 
 def load_model(code_dir: str) -> ModelPlan:
-    """Read the settings, then load the one ``.onnx`` in ``code_dir`` (or in ``DR_ONNX_MODEL_DIR``) and plan its scoring.
+    """Read the settings, then load the one ``.onnx`` in ``code_dir`` (or ``DR_ONNX_MODEL_DIR``) and plan its scoring.
 
     ``start_server.sh`` sets ``DR_ONNX_MODEL_DIR`` when it serves an artifact-only folder through
     the environment's default ``custom.py``. Every setting is read here, so a bad one fails the

@@ -10,15 +10,16 @@ plan; nothing is decided here.
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 from .artifact import find_artifact
 from .errors import DrOnnxError, ModelError
 from .inputs import InputFeed
+from .outputs import kind
 from .plan import ModelPlan
 from .settings import Settings
-from .outputs import kind
 from .targets import TARGETS
 
 CANNOT_SERVE = 1  # exit status: the model cannot be loaded, or not for the asked target type
@@ -39,7 +40,7 @@ def _named_columns(columns: Sequence[str]) -> str:
     return f"column named {columns[0]!r}" if len(columns) == 1 else f"columns {', '.join(columns)}"
 
 
-def input_plan(feed: InputFeed) -> List[Dict[str, Any]]:
+def input_plan(feed: InputFeed) -> list[dict[str, Any]]:
     """What each input reads and how it is cast."""
     return [
         {
@@ -55,7 +56,7 @@ def input_plan(feed: InputFeed) -> List[Dict[str, Any]]:
     ]
 
 
-def _target(plan: ModelPlan, target: str) -> Dict[str, Any]:
+def _target(plan: ModelPlan, target: str) -> dict[str, Any]:
     try:
         choice = plan.choice(target)
     except DrOnnxError as exc:
@@ -70,7 +71,7 @@ def _target(plan: ModelPlan, target: str) -> Dict[str, Any]:
     }
 
 
-def inspect_model(model: Path, target: Optional[str] = None, settings: Optional[Settings] = None) -> Dict[str, Any]:
+def inspect_model(model: Path, target: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """The plan ``load_model`` makes for ``model`` (an ``.onnx`` file or a model folder), as plain data.
 
     ``target`` limits the target types reported to that one; ``settings`` default to the
@@ -93,12 +94,14 @@ def inspect_model(model: Path, target: Optional[str] = None, settings: Optional[
     }
 
 
-def _table(rows: Sequence[Sequence[str]]) -> List[str]:
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join([c.ljust(w) for c, w in zip(row, widths)] + [row[-1]]).rstrip() for row in rows]
+    return [
+        "  " + "  ".join([c.ljust(w) for c, w in zip(row, widths, strict=False)] + [row[-1]]).rstrip() for row in rows
+    ]
 
 
-def render(report: Dict[str, Any]) -> str:
+def render(report: dict[str, Any]) -> str:
     """The report as text for a terminal."""
     lines = [f"model: {report['model']}", "inputs:"]
     lines += _table([(i["name"], i["type"], str(i["shape"])) for i in report["inputs"]])
@@ -151,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     return CANNOT_SERVE
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The ``dr-onnx-inspect`` console script."""
     parser = argparse.ArgumentParser(prog="dr-onnx-inspect", description="Show how dr_onnx_hooks would serve a model.")
     add_arguments(parser)

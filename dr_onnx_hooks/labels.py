@@ -29,8 +29,9 @@ class and reads a single value as P(negative), and it assigns multiclass columns
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import Any
 
 import pandas as pd
 
@@ -72,14 +73,14 @@ def request_labels(target: str, kwargs: Mapping[str, Any]) -> Labels:
     return tuple(str(label) for label in labels)
 
 
-def _comparable(label: str) -> Tuple[str, Union[float, str]]:
+def _comparable(label: str) -> tuple[str, float | str]:
     try:
         return ("number", float(label))
     except ValueError:
         return ("text", label.casefold())
 
 
-def _by_graph_labels(sent: Labels, graph: Optional[Labels], width: int) -> Optional[Labels]:
+def _by_graph_labels(sent: Labels, graph: Labels | None, width: int) -> Labels | None:
     """DataRobot's label for each graph column, when the graph's labels are DataRobot's."""
     if not graph or len(graph) != width or len(sent) != width:
         return None
@@ -90,7 +91,7 @@ def _by_graph_labels(sent: Labels, graph: Optional[Labels], width: int) -> Optio
 
 
 def class_columns(
-    target: str, sent: Labels, graph: Optional[GraphLabels], width: int, output: str, order: str = "auto"
+    target: str, sent: Labels, graph: GraphLabels | None, width: int, output: str, order: str = "auto"
 ) -> ClassColumns:
     """Name the ``width`` columns of output ``output`` with the labels DataRobot ``sent``."""
     if target == "binary" and width == 1:

@@ -17,8 +17,8 @@ them into probabilities (``softmax`` or ``sigmoid``); an unknown scale is judged
 warm-up run (``plan``).
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 from .errors import ModelError
 from .graph import LOG_PROBABILITY, PROBABILITY, SCORES, UNKNOWN, Graph, GraphLabels, Scale
@@ -44,10 +44,10 @@ class OutputChoice:
     name: str  # in messages: a graph output, or the tensor behind per-class outputs
     fetch: str
     reason: str
-    labels: Optional[GraphLabels] = None
+    labels: GraphLabels | None = None
     scale: Scale = Scale(UNKNOWN, "not a class output")
     transform: str = "none"  # applied to the fetched values: none, exp, softmax or sigmoid (frame.TRANSFORMS)
-    stands_for: Tuple[str, ...] = ()  # graph outputs read through ``fetch`` instead (a ZipMap's, per-class ones)
+    stands_for: tuple[str, ...] = ()  # graph outputs read through ``fetch`` instead (a ZipMap's, per-class ones)
     agreement: str = ""  # what the warm-up run said of the labels against the model's own label output
 
     @property
@@ -57,7 +57,7 @@ class OutputChoice:
         return f"{self.scale.kind} ({self.scale.source}){applied}"
 
 
-Choice = Union[OutputChoice, ModelError]  # an error is kept, and raised for the targets it concerns
+Choice = OutputChoice | ModelError  # an error is kept, and raised for the targets it concerns
 
 
 def kind(target: str) -> str:
@@ -66,8 +66,8 @@ def kind(target: str) -> str:
 
 
 def choose_outputs(
-    graph: Graph, outputs: Sequence[OutputSpec], override: Optional[str], logits: Optional[str], model_name: str,
-) -> Dict[str, Choice]:
+    graph: Graph, outputs: Sequence[OutputSpec], override: str | None, logits: str | None, model_name: str,
+) -> dict[str, Choice]:
     """The output each kind of target reads. An override naming no output fails the load."""
     named = {o.name: o for o in outputs}
     if override and override not in named:
@@ -98,7 +98,7 @@ def _listing(outputs: Sequence[OutputSpec]) -> str:
     return ", ".join(f"{o.name} ({o.onnx_type})" for o in outputs)
 
 
-def value_output(outputs: Sequence[OutputSpec], override: Optional[OutputSpec]) -> OutputChoice:
+def value_output(outputs: Sequence[OutputSpec], override: OutputSpec | None) -> OutputChoice:
     """The output for regression and anomaly: ``override``, else the first."""
     chosen = override or _first(outputs)
     if not chosen.onnx_type.startswith("tensor(") or chosen.onnx_type == "tensor(string)":
@@ -111,7 +111,7 @@ def value_output(outputs: Sequence[OutputSpec], override: Optional[OutputSpec]) 
 
 
 def class_output(
-    graph: Graph, outputs: Sequence[OutputSpec], override: Optional[OutputSpec], logits: Optional[str]
+    graph: Graph, outputs: Sequence[OutputSpec], override: OutputSpec | None, logits: str | None
 ) -> OutputChoice:
     """The probability output for binary, multiclass and multilabel: ``override``, else by the rules above."""
     zipmaps = graph.zipmap_sources()
@@ -121,7 +121,8 @@ def class_output(
     elif per_class:
         group = per_class[0]
         reason = f"one output per class ({', '.join(group.outputs)}), read together from {group.tensor!r}"
-        return _probabilities(graph, group.tensor, group.tensor, reason, graph.labels(group.tensor), logits, group.outputs)
+        labels = graph.labels(group.tensor)
+        return _probabilities(graph, group.tensor, group.tensor, reason, labels, logits, group.outputs)
     else:
         named = [o for o in outputs if "prob" in o.name.casefold()]
         chosen, reason = (named[0], "name contains 'prob'") if named else (_first(outputs), "first output")
@@ -147,8 +148,8 @@ def class_output(
 
 
 def _probabilities(
-    graph: Graph, name: str, fetch: str, reason: str, labels: Optional[GraphLabels], logits: Optional[str],
-    stands_for: Tuple[str, ...],
+    graph: Graph, name: str, fetch: str, reason: str, labels: GraphLabels | None, logits: str | None,
+    stands_for: tuple[str, ...],
 ) -> OutputChoice:
     """The choice, with how its values become probabilities; a ``ModelError`` when they cannot."""
     scale = graph.scale(fetch)
@@ -176,5 +177,5 @@ def not_probabilities(name: str, detail: str) -> ModelError:
     )
 
 
-def _holds_probabilities(output: OutputSpec, zipmaps: Dict) -> bool:
+def _holds_probabilities(output: OutputSpec, zipmaps: dict) -> bool:
     return output.onnx_type in FLOAT_TENSORS or output.name in zipmaps

@@ -11,7 +11,8 @@ from and the value, never a silent fallback to the default.
 
 import json
 import os
-from typing import Mapping, Optional, Sequence, Tuple, overload
+from collections.abc import Mapping, Sequence
+from typing import overload
 
 from .errors import ModelError
 
@@ -22,7 +23,7 @@ FALSE_WORDS = ("0", "false", "no", "off")
 Environ = Mapping[str, str]
 
 
-def _lookup(name: str, environ: Environ) -> Optional[Tuple[str, str]]:
+def _lookup(name: str, environ: Environ) -> tuple[str, str] | None:
     """``(value, where it was set)`` for setting ``name``, or None when it is not set (or empty)."""
     plain = environ.get(name, "").strip()
     if plain:
@@ -41,7 +42,7 @@ def _lookup(name: str, environ: Environ) -> Optional[Tuple[str, str]]:
     return (text, f"runtime parameter {param}") if text else None
 
 
-def read_setting(name: str, environ: Environ = os.environ) -> Optional[str]:
+def read_setting(name: str, environ: Environ = os.environ) -> str | None:
     """The value of setting ``name`` as a string, or None when it is not set (or empty)."""
     found = _lookup(name, environ)
     return found[0] if found else None
@@ -54,10 +55,10 @@ def _invalid(name: str, value: str, source: str, expected: str) -> ModelError:
 @overload
 def read_int(name: str, default: int, minimum: int = ..., environ: Environ = ...) -> int: ...
 @overload
-def read_int(name: str, default: None = ..., minimum: int = ..., environ: Environ = ...) -> Optional[int]: ...
+def read_int(name: str, default: None = ..., minimum: int = ..., environ: Environ = ...) -> int | None: ...
 
 
-def read_int(name: str, default: Optional[int] = None, minimum: int = 1, environ: Environ = os.environ) -> Optional[int]:
+def read_int(name: str, default: int | None = None, minimum: int = 1, environ: Environ = os.environ) -> int | None:
     """A whole number ``>= minimum``; ``default`` when unset. ``2.0`` (a numeric runtime parameter) reads as 2."""
     found = _lookup(name, environ)
     if found is None:

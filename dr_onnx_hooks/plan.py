@@ -29,7 +29,6 @@ Request (``hooks.score`` -> ``ModelPlan.predict``):
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnxruntime as ort
@@ -57,8 +56,8 @@ class ModelPlan:
     """The session plus the decisions made at load; what ``load_model`` returns."""
 
     def __init__(
-        self, path: Path, settings: Settings, session: ort.InferenceSession, outputs: List[OutputSpec],
-        feed: InputFeed, runner: Runner, choices: Dict[str, Choice],
+        self, path: Path, settings: Settings, session: ort.InferenceSession, outputs: list[OutputSpec],
+        feed: InputFeed, runner: Runner, choices: dict[str, Choice],
     ) -> None:
         self.path = path
         self.settings = settings
@@ -67,7 +66,7 @@ class ModelPlan:
         self.feed = feed
         self.runner = runner
         self.choices = choices
-        self._columns: Dict[Tuple[str, Labels, int], ClassColumns] = {}
+        self._columns: dict[tuple[str, Labels, int], ClassColumns] = {}
 
     @classmethod
     def load(cls, path: Path, settings: Settings) -> "ModelPlan":
@@ -124,7 +123,7 @@ class ModelPlan:
         return self._columns[key]
 
     @property
-    def graph_labels(self) -> Optional[GraphLabels]:
+    def graph_labels(self) -> GraphLabels | None:
         """The class labels the graph keeps for its probability output, if any."""
         choice = self.choices["class"]
         return choice.labels if isinstance(choice, OutputChoice) else None
@@ -147,7 +146,7 @@ class ModelPlan:
         )
 
 
-def _check_external_data(path: Path, files: List[str]) -> None:
+def _check_external_data(path: Path, files: list[str]) -> None:
     """Every external data file the graph names is a file inside the model's folder."""
     folder = path.resolve().parent
     outside = [f for f in files if not (folder / f).resolve().is_relative_to(folder)]
@@ -165,7 +164,7 @@ def _check_external_data(path: Path, files: List[str]) -> None:
         )
 
 
-def _checked_on_warm_up(choice: OutputChoice, warmed: Dict[str, np.ndarray]) -> Choice:
+def _checked_on_warm_up(choice: OutputChoice, warmed: dict[str, np.ndarray]) -> Choice:
     """What the warm-up run's outputs settle: whether an output of unknown scale holds probabilities
     (values outside [0, 1] refuse it), and whether the labels derived from the graph agree with
     the model's own label output at the argmax (a contradiction is logged loudly)."""

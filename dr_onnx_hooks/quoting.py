@@ -9,7 +9,7 @@ only when ``DR_ONNX_LOG_VALUES`` is on (``Settings.show_values``): otherwise a m
 row and column, and the value's kind and length, never its content.
 """
 
-from typing import Iterable
+from collections.abc import Iterable
 
 SHOWN = 80  # characters of one value or name
 LISTED = 20  # names in one list

@@ -16,7 +16,6 @@ setting of at least ``settings.MIN_CHUNK_ROWS``. The slices' results are written
 allocated after the first slice, so the output is never held twice.
 """
 
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnxruntime as ort
@@ -26,7 +25,7 @@ from .deadline import time_limit, timed_out
 from .errors import InputError, ModelError, RunTimeoutError
 from .settings import RUN_TIMEOUT_SETTING
 
-Feeds = Dict[str, np.ndarray]
+Feeds = dict[str, np.ndarray]
 
 
 def _rows(values: np.ndarray, n_rows: int, fetch: str) -> np.ndarray:
@@ -41,7 +40,7 @@ class Runner:
     """Runs the session on a request's feeds as decided at load."""
 
     def __init__(
-        self, session: ort.InferenceSession, batch: Optional[int], chunk_rows: int, timeout: Optional[float] = None
+        self, session: ort.InferenceSession, batch: int | None, chunk_rows: int, timeout: float | None = None
     ) -> None:
         self.session = session
         self.batch = batch
@@ -53,11 +52,11 @@ class Runner:
         with time_limit(self.timeout) as options:
             return self._all_rows(feeds, fetch, options)
 
-    def _all_rows(self, feeds: Feeds, fetch: str, options: Optional[ort.RunOptions]) -> np.ndarray:
+    def _all_rows(self, feeds: Feeds, fetch: str, options: ort.RunOptions | None) -> np.ndarray:
         n_rows = len(next(iter(feeds.values())))
         if n_rows == self.batch or (self.batch is None and n_rows <= self.chunk_rows):
             return _rows(self._run_once(feeds, fetch, options), n_rows, fetch)
-        result: Optional[np.ndarray] = None
+        result: np.ndarray | None = None
         for start, stop in self._slices(n_rows):
             part = _rows(self._run_slice(feeds, fetch, start, stop, options), stop - start, fetch)
             if result is None:
@@ -66,22 +65,22 @@ class Runner:
         assert result is not None  # n_rows > 0: at least one slice
         return result
 
-    def _slices(self, n_rows: int) -> List[Tuple[int, int]]:
+    def _slices(self, n_rows: int) -> list[tuple[int, int]]:
         if self.batch:
             return [(start, min(start + self.batch, n_rows)) for start in range(0, n_rows, self.batch)]
         count = -(-n_rows // self.chunk_rows)
         bounds = [n_rows * i // count for i in range(count + 1)]
-        return list(zip(bounds, bounds[1:]))
+        return list(zip(bounds, bounds[1:], strict=False))
 
     def _run_slice(
-        self, feeds: Feeds, fetch: str, start: int, stop: int, options: Optional[ort.RunOptions]
+        self, feeds: Feeds, fetch: str, start: int, stop: int, options: ort.RunOptions | None
     ) -> np.ndarray:
         if self.batch:
             index = np.minimum(np.arange(start, start + self.batch), stop - 1)
             return self._run_once({k: v[index] for k, v in feeds.items()}, fetch, options)[: stop - start]
         return self._run_once({k: v[start:stop] for k, v in feeds.items()}, fetch, options)
 
-    def _run_once(self, feeds: Feeds, fetch: str, options: Optional[ort.RunOptions]) -> np.ndarray:
+    def _run_once(self, feeds: Feeds, fetch: str, options: ort.RunOptions | None) -> np.ndarray:
         try:
             return np.asarray(self.session.run([fetch], feeds, options)[0])
         except Exception as exc:

@@ -16,21 +16,19 @@ tensors of a model given as bytes.
 import locale
 import logging
 from pathlib import Path
-from typing import Dict, Union
 
 import onnx
 from onnx import helper
 from onnx.external_data_helper import load_external_data_for_model
+
+from .session import Model
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en_US.UTF-8"  # onnxruntime's when a StringNormalizer names none
 FALLBACK_LOCALE = "C.UTF-8"
 
-Model = Union[Path, bytes]
-
-
-def served_model(path: Path, model: onnx.ModelProto, exposed: Dict[str, str]) -> Model:
+def served_model(path: Path, model: onnx.ModelProto, exposed: dict[str, str]) -> Model:
     """``path`` itself, or the changed copy: ``exposed`` maps each output read through another
     tensor (a ZipMap's, per-class outputs) to that tensor."""
     unavailable = [
@@ -51,7 +49,7 @@ def served_model(path: Path, model: onnx.ModelProto, exposed: Dict[str, str]) ->
     return changed.SerializeToString()
 
 
-def _expose(graph: onnx.GraphProto, exposed: Dict[str, str]) -> None:
+def _expose(graph: onnx.GraphProto, exposed: dict[str, str]) -> None:
     dropped = {n.output[0] for n in graph.node if n.op_type == "ZipMap" and n.output[0] in exposed}
     declared = {o.name: o.type.tensor_type.elem_type for o in graph.output if o.type.HasField("tensor_type")}
     kept_nodes = [n for n in graph.node if not (n.op_type == "ZipMap" and n.output[0] in dropped)]
@@ -63,7 +61,8 @@ def _expose(graph: onnx.GraphProto, exposed: Dict[str, str]) -> None:
     present = {o.name for o in kept_outputs}
     for output, tensor in exposed.items():
         if tensor not in present:  # a ZipMap reads float; a column output has the type of the tensor it is cut from
-            graph.output.append(helper.make_tensor_value_info(tensor, declared.get(output, onnx.TensorProto.FLOAT), None))
+            elem_type = declared.get(output, onnx.TensorProto.FLOAT)
+            graph.output.append(helper.make_tensor_value_info(tensor, elem_type, None))
             present.add(tensor)
 
 

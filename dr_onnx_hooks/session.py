@@ -27,7 +27,6 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple, Union
 
 import onnxruntime as ort
 
@@ -54,10 +53,10 @@ OPTIMIZATION_LEVELS = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
 
-Model = Union[Path, bytes]
+Model = Path | bytes  # a model file, or a serialised copy of it
 
 
-def providers(environ: Environ = os.environ) -> Tuple[str, ...]:
+def providers(environ: Environ = os.environ) -> tuple[str, ...]:
     """Execution providers from ``DR_ONNX_PROVIDERS`` that this onnxruntime can use; CPU when none can."""
     wanted = read_setting(PROVIDERS_SETTING, environ)
     names = [p.strip() for p in wanted.split(",") if p.strip()] if wanted else [CPU]
@@ -82,12 +81,12 @@ def providers(environ: Environ = os.environ) -> Tuple[str, ...]:
 class SessionSettings:
     """Everything a session is created with, read once from the settings."""
 
-    providers: Tuple[str, ...]
+    providers: tuple[str, ...]
     intra_op_threads: int
     inter_op_threads: int
     allow_spinning: bool
     optimization: str
-    optimized_model_dir: Optional[Path]
+    optimized_model_dir: Path | None
 
     @classmethod
     def read(cls, environ: Environ = os.environ, cgroup_root: Path = CGROUP_ROOT) -> "SessionSettings":
@@ -139,12 +138,15 @@ def create_session(model: Model, path: Path, settings: SessionSettings) -> ort.I
         ) from exc
     active = session.get_providers()
     if active[0] != settings.providers[0]:
-        logger.warning("onnxruntime could not start %s for %s; running on %s.", settings.providers[0], display_name, active)
+        logger.warning(
+            "onnxruntime could not start %s for %s; running on %s.", settings.providers[0], display_name, active
+        )
     return session
 
 
-def _session(model: Model, options: ort.SessionOptions, provider_names: Tuple[str, ...]) -> ort.InferenceSession:
-    return ort.InferenceSession(str(model) if isinstance(model, Path) else model, options, providers=list(provider_names))
+def _session(model: Model, options: ort.SessionOptions, provider_names: tuple[str, ...]) -> ort.InferenceSession:
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, options, providers=list(provider_names))
 
 
 def _options(settings: SessionSettings, path: Path) -> ort.SessionOptions:

@@ -30,7 +30,6 @@ DR_ONNX_*_THREADS, ...
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from .cpus import CGROUP_ROOT
 from .params import Environ, read_bool, read_choice, read_int, read_setting
@@ -62,14 +61,14 @@ MIN_CHUNK_ROWS = 1_024  # smaller slices change the kernels onnxruntime picks (s
 class Settings:
     """What the environment asks of the hooks; see the module docstring for each setting."""
 
-    model_dir: Optional[Path]
-    output: Optional[str]
-    logits: Optional[str]  # softmax or sigmoid
+    model_dir: Path | None
+    output: str | None
+    logits: str | None  # softmax or sigmoid
     class_order: str  # auto, graph or position
-    target_type: Optional[str]  # lower case as set; checked against the target types where it is used
+    target_type: str | None  # lower case as set; checked against the target types where it is used
     chunk_rows: int
-    run_timeout: Optional[float]  # None: no limit
-    warmup_timeout: Optional[float]
+    run_timeout: float | None  # None: no limit
+    warmup_timeout: float | None
     max_body_bytes: int
     show_values: bool  # cell values in messages; off: row, column and the value's kind only
     limits: Limits
@@ -88,7 +87,8 @@ class Settings:
             class_order=read_choice(CLASS_ORDER_SETTING, CLASS_ORDERS, "auto", environ),
             target_type=target.lower() if target else None,
             chunk_rows=read_int(CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, minimum=MIN_CHUNK_ROWS, environ=environ),
-            run_timeout=read_int(RUN_TIMEOUT_SETTING, _default_run_timeout(environ), minimum=0, environ=environ) or None,
+            run_timeout=read_int(RUN_TIMEOUT_SETTING, _default_run_timeout(environ), minimum=0, environ=environ)
+            or None,
             warmup_timeout=read_int(WARMUP_TIMEOUT_SETTING, DEFAULT_WARMUP_TIMEOUT, minimum=0, environ=environ) or None,
             max_body_bytes=read_int(MAX_BODY_SETTING, DEFAULT_MAX_BODY_BYTES, environ=environ),
             show_values=read_bool(LOG_VALUES_SETTING, False, environ),
@@ -103,8 +103,8 @@ class Settings:
             f"output {self.output or '(by the contract)'}; logits {self.logits or 'no'}; "
             f"class order {self.class_order}; target type {self.target_type or '(per request)'}; "
             f"chunks of {self.chunk_rows} rows; run timeout {self.run_timeout or 'none'} s, warm-up timeout "
-            f"{self.warmup_timeout or 'none'} s; cell values {'shown' if self.show_values else 'hidden'} in messages; bodies up to "
-            f"{self.max_body_bytes} bytes; limits {limits.columns} columns, {limits.rows} rows, "
+            f"{self.warmup_timeout or 'none'} s; cell values {'shown' if self.show_values else 'hidden'} in messages; "
+            f"bodies up to {self.max_body_bytes} bytes; limits {limits.columns} columns, {limits.rows} rows, "
             f"{limits.cells} cells; {self.session.describe()}"
         )
 

@@ -1,6 +1,7 @@
 """Which target type a request is for, and which kind of output it needs."""
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ModelError
 
@@ -9,7 +10,7 @@ CLASS_TARGETS = ("binary", "multiclass", "multilabel")  # one probability per cl
 TARGETS = VALUE_TARGETS + CLASS_TARGETS
 
 
-def target_type(kwargs: Mapping[str, Any], default: Optional[str] = None) -> str:
+def target_type(kwargs: Mapping[str, Any], default: str | None = None) -> str:
     """``kwargs["target_type"]`` (DRUM passes a ``TargetType`` enum), else ``default`` (``TARGET_TYPE``)."""
     value = kwargs.get("target_type") or default or ""
     name = str(getattr(value, "value", value)).strip().lower()

@@ -9,7 +9,7 @@ graph that rejects ``""``) skips it with a debug log; the model still loads.
 
 import logging
 import time
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 ZERO_TYPES = {**FLOAT_TYPES, **INT_TYPES, "tensor(bool)": np.bool_}
 
 
-def synthetic_feeds(inputs: Sequence[ort.NodeArg]) -> Optional[Dict[str, np.ndarray]]:
+def synthetic_feeds(inputs: Sequence[ort.NodeArg]) -> dict[str, np.ndarray] | None:
     """Zeros (``""`` for strings) shaped as each input declares; None when an input cannot be made up."""
     feeds = {}
     for model_input in inputs:
@@ -43,7 +43,7 @@ def synthetic_feeds(inputs: Sequence[ort.NodeArg]) -> Optional[Dict[str, np.ndar
     return feeds
 
 
-def warm_up(session: ort.InferenceSession, timeout: Optional[float] = None) -> Optional[Dict[str, np.ndarray]]:
+def warm_up(session: ort.InferenceSession, timeout: float | None = None) -> dict[str, np.ndarray] | None:
     """Run ``session`` once on made-up input and return every output by name; None (with a debug
     log) when that is not possible. ``plan`` reads the outputs to judge what the graph left open.
 
@@ -67,4 +67,4 @@ def warm_up(session: ort.InferenceSession, timeout: Optional[float] = None) -> O
                 logger.debug("Warm-up skipped: the run on made-up input failed: %s", exc)
             return None
     logger.debug("Warm-up run took %.1f ms", (time.perf_counter() - start) * 1e3)
-    return {o.name: value for o, value in zip(session.get_outputs(), values)}
+    return {o.name: value for o, value in zip(session.get_outputs(), values, strict=True)}
