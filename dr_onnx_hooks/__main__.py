@@ -1,10 +1,11 @@
-"""``python -m dr_onnx_hooks inspect MODEL [--target-type T] [--json]``."""
+"""``python -m dr_onnx_hooks inspect MODEL [--target-type T] [--json]`` and
+``python -m dr_onnx_hooks score MODEL --input IN --output OUT ...``."""
 
 import argparse
 import sys
 from collections.abc import Sequence
 
-from . import inspect
+from . import batch, inspect
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -13,8 +14,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect.add_arguments(
         commands.add_parser("inspect", help="show how dr_onnx_hooks would serve a model (same as dr-onnx-inspect)")
     )
+    batch.add_arguments(
+        commands.add_parser("score", help="score a CSV, Parquet or Arrow file (same as dr-onnx-score)")
+    )
     args = parser.parse_args(argv)
-    return inspect.run(args)
+    return batch.run(args) if args.command == "score" else inspect.run(args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ from the same arguments DRUM passes to ``score``: the prediction columns have th
 * **Input**: CSV, Parquet, an Arrow IPC file (or stream), or a folder of Parquet files (a dataset,
   hive partitions included), recognised by its first bytes (a folder: Parquet). Read with pyarrow
   in chunks of ``--chunk-rows`` rows; only the columns the model reads (and ``--keep``) are read.
+  A chunk holds at least ``settings.MIN_CHUNK_ROWS`` rows, and the last chunk takes a shorter
+  remainder (``rechunk``): predictions are then bit-identical to one ``drum score`` run of the file,
+  whatever the chunk size.
 * **CSV columns** are read as the model's input casts them, decided once from the header, not
   guessed per block: the columns of float inputs as numbers (pandas' missing-value words, such as
   ``NA`` and ``null``, are missing), of integer inputs as 64-bit integers, of bool inputs as
@@ -28,7 +31,7 @@ from the same arguments DRUM passes to ``score``: the prediction columns have th
   percentage and ETA when the size is known (Parquet and Arrow: rows in the metadata; CSV: bytes).
 * **Errors** name the file, the row (counted from 1, the first data row of the file) and the column.
   A message from the scoring path names the row within its chunk: it is re-raised, of the same
-  kind, with every ``row N`` moved by the chunk's first row (``_in_file``). A CSV value pyarrow
+  kind, with every ``row N`` moved by the chunk's first row (``in_rows``). A CSV value pyarrow
   cannot convert is located by a second, plain pass over the file (``_locate_csv_error``). The
   exit status is 1 for such errors, 2 for bad arguments.
 """
@@ -63,13 +66,13 @@ from .inspect import model_file
 from .labels import request_labels
 from .plan import ModelPlan
 from .quoting import listed, quoted
-from .settings import Settings
+from .settings import MIN_CHUNK_ROWS, Settings
 from .targets import CLASS_TARGETS, TARGETS, target_type
 
 logger = logging.getLogger(__name__)
 
 FAILED = 1  # exit status: the model, the input or the output failed
-DEFAULT_CHUNK_ROWS = 65_536  # rows scored at once; measured in benchmarks/batch.py
+DEFAULT_CHUNK_ROWS = 32_768  # rows scored at once; measured in benchmarks/batch.py
 QUEUED = 2  # chunks waiting between two threads, on each side of the scorer
 CSV_SAMPLE = 1 << 20  # bytes read to estimate a CSV row's length
 # pyarrow's CSV reader parses blocks of this many bytes, several ahead of the scorer: a block of
@@ -142,7 +145,9 @@ def plan_columns(feed: InputFeed, names: Sequence[str], keep: Sequence[str], whe
     return Columns(tuple(names), tuple(n for n in names if n in types), keep, types)
 
 
-def _dry_run(plan: ModelPlan, columns: Columns, target: str, labels: tuple[str, ...], where: str) -> list[str]:
+def prediction_columns(
+    plan: ModelPlan, columns: Columns, target: str, labels: tuple[str, ...], where: str
+) -> list[str]:
     """Zero rows through ``predict``: a column the model needs and the input lacks, a target the model
     cannot serve, fail before anything is read or written. The prediction columns' names."""
     given = [n for n in columns.names if n not in columns.keep] if not plan.feed.by_name else list(columns.names)
@@ -177,11 +182,19 @@ class Source:
         return None
 
     def chunks(self, columns: Columns, rows: int) -> Iterator[tuple[int, pa.Table]]:
-        return _rechunk(self.batches(columns), rows)
+        return rechunk(self.batches(columns), rows)
 
 
-def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[tuple[int, pa.Table]]:
-    """``(first row, table)`` of exactly ``rows`` rows each (the last may be shorter), without copying."""
+def rechunk(
+    batches: Iterable[pa.RecordBatch], rows: int, least: int = MIN_CHUNK_ROWS
+) -> Iterator[tuple[int, pa.Table]]:
+    """``(first row, table)`` of ``rows`` rows each, without copying, and never a remainder shorter
+    than ``least`` after the first chunk: the last chunk takes it, up to ``rows + least - 1`` rows.
+
+    onnxruntime picks kernels by batch size, and they round differently (``run``): a short last
+    chunk would change the last bits of its rows' predictions, which one ``drum score`` run of the
+    whole file computes with the large-batch kernels.
+    """
     pending: list[pa.RecordBatch] = []
     held = start = 0
     for batch in batches:
@@ -189,12 +202,12 @@ def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[tuple[int
             continue
         pending.append(batch)
         held += batch.num_rows
-        while held >= rows:
+        while held >= rows + least:
             table = pa.Table.from_batches(pending)
             yield start, table.slice(0, rows)
             start += rows
             held -= rows
-            pending = table.slice(rows).to_batches() if held else []
+            pending = table.slice(rows).to_batches()
     if held:
         yield start, pa.Table.from_batches(pending)
 
@@ -216,7 +229,8 @@ class CsvSource(Source):
         lines = sample.split(b"\n")
         row_bytes = len(sample) / max(1, len(lines) - 1)
         longest = max(map(len, lines))
-        self.block_size = int(min(MAX_BLOCK, max(MIN_BLOCK, ROWS_PER_BLOCK * longest, chunk_rows * row_bytes / BLOCKS_PER_CHUNK)))
+        wanted = max(MIN_BLOCK, ROWS_PER_BLOCK * longest, chunk_rows * row_bytes / BLOCKS_PER_CHUNK)
+        self.block_size = int(min(MAX_BLOCK, wanted))
         self._file: pa.NativeFile | None = None
 
     def empty(self, columns: Columns) -> pa.Table:
@@ -266,7 +280,7 @@ class ParquetSource(Source):
     def __init__(self, path: Path, chunk_rows: int) -> None:
         self.path = path
         try:
-            self.file = pq.ParquetFile(path)
+            self.file = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)  # page by page: less memory
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"{path}: cannot be read as Parquet: {exc}") from exc
         self.schema = self.file.schema_arrow
@@ -347,7 +361,7 @@ def open_source(path: Path, chunk_rows: int, show_values: bool = False) -> Sourc
 
 # --- errors, located in the file ---------------------------------------------------------------
 
-def _in_file(exc: DrOnnxError, where: str, start: int, rows: int) -> DrOnnxError:
+def in_rows(exc: DrOnnxError, where: str, start: int, rows: int) -> DrOnnxError:
     """``exc`` as the same kind of error, saying the file and the rows as counted in the file: every
     ``row N`` (within the chunk) becomes ``row start + N``; a message without one gets the chunk's rows."""
     message = str(exc)
@@ -655,10 +669,11 @@ def score_file(job: Job, settings: Settings | None = None) -> int:
     }  # as DRUM passes them to ``score``
     target = target_type(kwargs, settings.target_type)
     labels = request_labels(target, kwargs) if target in CLASS_TARGETS else ()
-    source = open_source(job.input, job.chunk_rows, settings.show_values)
+    chunk_rows = max(job.chunk_rows, MIN_CHUNK_ROWS)  # smaller runs round differently (``rechunk``)
+    source = open_source(job.input, chunk_rows, settings.show_values)
     where = str(job.input)
     columns = plan_columns(plan.feed, source.schema_names, job.keep, where)
-    predicted = _dry_run(plan, columns, target, labels, where)
+    predicted = prediction_columns(plan, columns, target, labels, where)
     clash = [name for name in predicted if name in columns.keep]
     if clash:
         raise InputError(f"--keep {listed(clash)}: the predictions have a column of that name; keep another.")
@@ -669,13 +684,13 @@ def score_file(job: Job, settings: Settings | None = None) -> int:
         try:
             predictions = plan.predict(frame, target, labels)
         except DrOnnxError as exc:
-            raise _in_file(exc, where, start, table.num_rows) from exc
+            raise in_rows(exc, where, start, table.num_rows) from exc
         arrays = [table.column(name) for name in columns.keep]
         arrays += [pa.array(predictions[name].to_numpy(), type=pa.float64()) for name in predictions.columns]
         return pa.Table.from_arrays(arrays, names=[*columns.keep, *map(str, predictions.columns)])
 
     progress = Progress(job.progress, source)
-    chunks = source.chunks(columns, job.chunk_rows)
+    chunks = source.chunks(columns, chunk_rows)
     first = next(chunks, None)  # an input without rows still gets its header, from an empty chunk
     rows = _pipeline(itertools.chain([first or (0, source.empty(columns))], chunks), scored, sink, progress)
     progress.finish(rows, job.output)
@@ -717,7 +732,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--chunk-rows", type=_rows, default=DEFAULT_CHUNK_ROWS, metavar="N",
-        help=f"rows scored at once; memory grows with it (default {DEFAULT_CHUNK_ROWS})",
+        help=f"rows scored at once, at least {MIN_CHUNK_ROWS}; memory grows with it (default {DEFAULT_CHUNK_ROWS})",
     )
     parser.add_argument("--progress", action="store_true", help="progress on stderr even when it is not a terminal")
 
