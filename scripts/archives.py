@@ -12,8 +12,8 @@
 import argparse
 import sys
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Iterable, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT_FILES = (
@@ -22,7 +22,7 @@ ENVIRONMENT_FILES = (
 )
 
 
-def _skip_caches(info: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
+def _skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return None if "__pycache__" in info.name or info.name.endswith(".pyc") else info
 
 
@@ -37,7 +37,7 @@ def environment_archive(output: Path) -> Path:
     return _write(output, ROOT, ENVIRONMENT_FILES)
 
 
-def external_data_locations(model_file: Path) -> List[str]:
+def external_data_locations(model_file: Path) -> list[str]:
     """The ``location`` of every tensor the model stores as external data, each once, in the order found.
 
     The graph is read without its external data; the model's local functions are searched too.
@@ -96,7 +96,7 @@ def model_archive(model_dir: Path, output: Path) -> Path:
     return _write(output, model_dir, members, dereference=True)  # a linked file is packed as the file itself
 
 
-def main(argv: Optional[list] = None) -> None:
+def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     env = commands.add_parser("env", help="environment tarball (py_dropin.tar.gz)")

@@ -3,8 +3,8 @@ native framework's own predictions on the rows of each fixture's input.csv.
 
 Runs in virtualenvs of its own that CI never installs (see scripts/exporters/README.md):
 
-    /work/exporters-venv/bin/python scripts/exporters/make_fixtures.py          # torch, onnxmltools, CatBoost, hummingbird
-    /work/exporters-tf-venv/bin/python scripts/exporters/make_fixtures.py       # Keras + tf2onnx
+    ../exporters-venv/bin/python scripts/exporters/make_fixtures.py      # torch, onnxmltools, CatBoost, hummingbird
+    ../exporters-tf-venv/bin/python scripts/exporters/make_fixtures.py       # Keras + tf2onnx
     python scripts/exporters/make_fixtures.py --only torch_binary_sigmoid ...   # some fixtures only
     python scripts/exporters/make_fixtures.py --list
 
