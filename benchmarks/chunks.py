@@ -7,7 +7,6 @@ one unchunked run. The peak-memory section shows the other side: what chunking b
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Dict
 
 from dr_onnx_hooks import score
 from dr_onnx_hooks.settings import CHUNK_ROWS_SETTING, DEFAULT_CHUNK_ROWS, Settings
@@ -17,7 +16,7 @@ from .harness import KWARGS, Report, Timer, frame_of, load_plan, medians, ms
 ROWS = 200_000
 
 
-def chunk_sweep(report: Report, models: Dict[str, Path], settings: Settings, rows: int = ROWS) -> None:
+def chunk_sweep(report: Report, models: dict[str, Path], settings: Settings, rows: int = ROWS) -> None:
     report.heading(
         f"Row chunk size ({CHUNK_ROWS_SETTING}), {rows:,} rows",
         f"Milliseconds per `score()` call (median); the default is {DEFAULT_CHUNK_ROWS:,}.",
@@ -26,7 +25,7 @@ def chunk_sweep(report: Report, models: Dict[str, Path], settings: Settings, row
     sizes = sorted({8_192, DEFAULT_CHUNK_ROWS, 131_072, rows})
     table, versus = [], []
     for name in ("mlp", "logreg"):
-        candidates: Dict[str, Timer] = {}
+        candidates: dict[str, Timer] = {}
         for size in sizes:
             plan = load_plan(models[name], replace(settings, chunk_rows=size))
             candidates[f"{size:,}" if size < rows else "unchunked"] = partial(score, frame, plan, **KWARGS)

@@ -9,10 +9,10 @@ session spins by default) hit all of them alike.
 import os
 import platform
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import onnxruntime as ort
@@ -20,7 +20,6 @@ import pandas as pd
 import skl2onnx
 import sklearn
 from datarobot_drum.drum.enum import TargetType
-from models import sklearn_onnx, write_model  # tests/models.py, the test suite's model builders
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -30,6 +29,7 @@ from dr_onnx_hooks.artifact import find_artifact
 from dr_onnx_hooks.cpus import usable_cpus
 from dr_onnx_hooks.plan import ModelPlan
 from dr_onnx_hooks.settings import Settings
+from models import sklearn_onnx, write_model  # tests/models.py, the test suite's model builders
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES = 30
@@ -55,7 +55,7 @@ def frame_of(rows: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame(data, columns=[f"f{i}" for i in range(FEATURES)])
 
 
-def build_models(folder: Path) -> Dict[str, Path]:
+def build_models(folder: Path) -> dict[str, Path]:
     """Model folders (one ``model.onnx`` each) by name.
 
     skl2onnx, 30 float features, binary labels 0/1: a LogisticRegression, a 100-tree RandomForest
@@ -72,7 +72,9 @@ def build_models(folder: Path) -> Dict[str, Path]:
     }
     variants = [(name, model, False) for name, model in fitted.items()]
     variants += [("forest+zipmap", fitted["forest"], True), ("logreg+zipmap", fitted["logreg"], True)]
-    return {name: write_model(folder / name, sklearn_onnx(model, train, zipmap=zipmap)) for name, model, zipmap in variants}
+    return {
+        name: write_model(folder / name, sklearn_onnx(model, train, zipmap=zipmap)) for name, model, zipmap in variants
+    }
 
 
 def reps_for(rows: int, seconds_per_call: float) -> int:
@@ -80,14 +82,14 @@ def reps_for(rows: int, seconds_per_call: float) -> int:
     return int(np.clip(1.0 / max(seconds_per_call, 1e-6), 5, 400 if rows < 10_000 else 60))
 
 
-def medians(candidates: Mapping[str, Timer], rows: int, rounds: int = 8) -> Dict[str, float]:
+def medians(candidates: Mapping[str, Timer], rows: int, rounds: int = 8) -> dict[str, float]:
     """Median seconds per call of each candidate, run in alternating blocks with a pause between."""
     for call in candidates.values():  # one untimed call each, and a cost estimate
         call()
     start = time.perf_counter()
     next(iter(candidates.values()))()
     block = max(1, reps_for(rows, time.perf_counter() - start) // rounds)
-    times: Dict[str, List[float]] = {name: [] for name in candidates}
+    times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, call in candidates.items():
             time.sleep(0.02)  # let spinning pool threads of the previous candidate park
@@ -110,10 +112,10 @@ def ms(seconds: float) -> str:
 class Report:
     """The sections' tables and text, the targets with their verdicts, and the notes on misses and defaults."""
 
-    lines: List[str] = field(default_factory=list)
-    targets: List[Tuple[str, str, str, bool]] = field(default_factory=list)  # target, measured, bound, met
-    notes: List[str] = field(default_factory=list)  # what bounds a missed target
-    defaults: List[str] = field(default_factory=list)  # why a default is what it is
+    lines: list[str] = field(default_factory=list)
+    targets: list[tuple[str, str, str, bool]] = field(default_factory=list)  # target, measured, bound, met
+    notes: list[str] = field(default_factory=list)  # what bounds a missed target
+    defaults: list[str] = field(default_factory=list)  # why a default is what it is
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         self.lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -153,7 +155,8 @@ class Report:
             "",
             "| target | measured | bound | |",
             "|---|---|---|---|",
-            *[f"| {name} | {value} | {bound} | {'met' if ok else '**missed**'} |" for name, value, bound, ok in self.targets],
+            *[f"| {name} | {value} | {bound} | {'met' if ok else '**missed**'} |"
+              for name, value, bound, ok in self.targets],
             "",
         ]
         if self.notes:
@@ -165,7 +168,7 @@ class Report:
         print(f"\nwrote {output}")
 
 
-def machine() -> List[str]:
+def machine() -> list[str]:
     """The machine, the versions measured and the load average, for the report's head."""
     try:
         with open("/proc/cpuinfo") as f:
@@ -173,10 +176,12 @@ def machine() -> List[str]:
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown"
     return [
-        f"- CPU: {cpu}; {os.cpu_count()} logical CPUs, {usable_cpus()} usable by this process (affinity and cgroup quota)",
+        f"- CPU: {cpu}; {os.cpu_count()} logical CPUs, {usable_cpus()} usable by this process "
+        "(affinity and cgroup quota)",
         f"- {platform.system()} {platform.release()}; Python {platform.python_version()}",
         f"- onnxruntime {ort.__version__}, numpy {np.__version__}, pandas {pd.__version__}, "
         f"datarobot-drum {version('datarobot-drum')}, "
         f"scikit-learn {sklearn.__version__}, skl2onnx {skl2onnx.__version__}",
-        f"- load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine shows up as noise)",
+        f"- load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(other work on the machine shows up as noise)",
     ]

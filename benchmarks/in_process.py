@@ -7,9 +7,10 @@ session, and against DRUM 1.18.1's path for a model folder without ``custom.py``
 spins, and DRUM's marshalling against our probability frame: what bounds the miss.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -46,8 +47,8 @@ def minimal(plan: ModelPlan) -> Callable[[pd.DataFrame], object]:
 
 
 def in_process(
-    report: Report, models: Dict[str, Path], frames: Dict[int, pd.DataFrame], settings: Settings
-) -> Dict[str, ModelPlan]:
+    report: Report, models: dict[str, Path], frames: dict[int, pd.DataFrame], settings: Settings
+) -> dict[str, ModelPlan]:
     """The section; returns the plans (loaded with ``settings``) that later sections reuse."""
     report.heading(
         "score() against the minimal run and DRUM's built-in path",
@@ -63,9 +64,9 @@ def in_process(
         for size in SIZES:
             frame = frames[size]
             t = medians({
-                "score": lambda: score(frame, plans[name], **KWARGS),
-                "minimal": lambda: bare(frame),
-                "drum": lambda: builtin(frame),
+                "score": partial(score, frame, plans[name], **KWARGS),
+                "minimal": partial(bare, frame),
+                "drum": partial(builtin, frame),
             }, size)
             rows.append([name, f"{size:,}", ms(t["score"]), ms(t["minimal"]), ms(t["drum"]),
                          f"{t['score'] / t['minimal']:.2f}", f"{t['score'] / t['drum']:.2f}"])
@@ -81,8 +82,8 @@ def in_process(
 
 
 def behind_drum(
-    report: Report, models: Dict[str, Path], frames: Dict[int, pd.DataFrame], plans: Dict[str, ModelPlan],
-    behind: Sequence[Tuple[str, int]], settings: Settings,
+    report: Report, models: dict[str, Path], frames: dict[int, pd.DataFrame], plans: dict[str, ModelPlan],
+    behind: Sequence[tuple[str, int]], settings: Settings,
 ) -> None:
     """Why score() trails DRUM's built-in path where it does: the frame against DRUM's marshalling, and spinning."""
     spins = replace(settings, session=replace(settings.session, allow_spinning=True))
@@ -91,9 +92,9 @@ def behind_drum(
     for name, size in behind:
         frame, builtin = frames[size], drum_builtin(models[name] / "model.onnx")
         t = medians({
-            "score": lambda: score(frame, plans[name], **KWARGS),
-            "spinning": lambda: score(frame, spinning[name], **KWARGS),
-            "drum": lambda: builtin(frame),
+            "score": partial(score, frame, plans[name], **KWARGS),
+            "spinning": partial(score, frame, spinning[name], **KWARGS),
+            "drum": partial(builtin, frame),
         }, size)
         rows.append([name, f"{size:,}", f"{t['score'] / t['drum']:.2f}", f"{t['spinning'] / t['drum']:.2f}"])
     report.lines += ["Where `score()` trailed DRUM, measured again with a second plan whose session spins:", ""]
@@ -108,8 +109,8 @@ def behind_drum(
         columns = plan.columns("binary", (NEGATIVE, POSITIVE), values.shape[1], choice)
         predictions, _ = predictor.predict(frame, session, **KWARGS)
         t = medians({
-            "ours": lambda: probability_frame(values, columns, choice.name, True, frame, choice.transform),
-            "drum": lambda: marshal_predictions([POSITIVE, NEGATIVE], predictions, TargetType.BINARY),
+            "ours": partial(probability_frame, values, columns, choice.name, True, frame, choice.transform),
+            "drum": partial(marshal_predictions, [POSITIVE, NEGATIVE], predictions, TargetType.BINARY),
         }, size)
         steps.append(f"{ms(t['ours'])} against {ms(t['drum'])} ms at {row_count(size)}")
     report.notes.append(

@@ -13,7 +13,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -25,7 +24,7 @@ MEMORY_ROWS = 1_000_000
 RUN = Path(__file__).resolve().parent / "run.py"
 
 
-def probe_memory(model_dir: str, rows: int, chunk_rows: Optional[int]) -> None:
+def probe_memory(model_dir: str, rows: int, chunk_rows: int | None) -> None:
     """Subprocess mode: peak RSS growth of one ``score()`` on ``rows`` rows, and first vs steady call, as JSON."""
     def status(key: str) -> int:
         with open("/proc/self/status") as f:
@@ -57,7 +56,7 @@ def probe_memory(model_dir: str, rows: int, chunk_rows: Optional[int]) -> None:
     }))
 
 
-def memory(report: Report, models: Dict[str, Path]) -> Dict[str, dict]:
+def memory(report: Report, models: dict[str, Path]) -> dict[str, dict]:
     """The section; returns each case's result, which the server section's notes quote."""
     report.heading(
         f"Peak RSS while scoring {MEMORY_ROWS:,} rows, and the first score() call",
@@ -65,7 +64,7 @@ def memory(report: Report, models: Dict[str, Path]) -> Dict[str, dict]:
         "frame's size; and a fresh plan's first 1-row `score()` (after load and warm-up) over the steady median.",
     )
     results, rows = {}, []
-    cases: List[tuple] = [("logreg", None), ("forest", None), ("mlp", None), ("mlp", 10 * MEMORY_ROWS)]
+    cases: list[tuple] = [("logreg", None), ("forest", None), ("mlp", None), ("mlp", 10 * MEMORY_ROWS)]
     for name, chunk_rows in cases:
         label = name + (" (unchunked)" if chunk_rows else "")
         command = [sys.executable, str(RUN), "--probe-memory", str(models[name]), str(MEMORY_ROWS)]
@@ -81,6 +80,8 @@ def memory(report: Report, models: Dict[str, Path]) -> Dict[str, dict]:
                      f"{result['first'] / result['steady']:.1f}"])
         report.row(rows[-1])
         if not chunk_rows:
-            report.target(f"{name}: peak RSS growth / input frame, {MEMORY_ROWS:,} rows", result["growth"] / result["frame"], 1.5)
-    report.table(["model", "frame MB", "peak growth MB", "growth/frame", "first call ms", "steady ms", "first/steady"], rows)
+            growth = result["growth"] / result["frame"]
+            report.target(f"{name}: peak RSS growth / input frame, {MEMORY_ROWS:,} rows", growth, 1.5)
+    header = ["model", "frame MB", "peak growth MB", "growth/frame", "first call ms", "steady ms", "first/steady"]
+    report.table(header, rows)
     return results

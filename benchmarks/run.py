@@ -24,8 +24,8 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 # The one place the import path is set: the `benchmarks` package from the repository root (not
@@ -42,7 +42,7 @@ from benchmarks.steps import profile  # noqa: E402
 from benchmarks.zipmap import zipmap  # noqa: E402
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--quick", action="store_true", help="fewer server requests (a smoke run)")

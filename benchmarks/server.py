@@ -11,12 +11,13 @@ the steady state.
 """
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import psutil
 import requests
+
 from drum_helpers import CUSTOM_PY, DrumServer, label_args  # tests/drum_helpers.py
 from helpers import csv_bytes  # tests/helpers.py
 
@@ -25,10 +26,10 @@ from .harness import NEGATIVE, POSITIVE, ROOT, Report, frame_of, ms, row_count
 FIRST_REQUESTS = 5
 BLOCK = 25  # requests per server per turn
 
-Setup = Tuple[str, Optional[str], Mapping[str, str]]  # model, custom.py (None: DRUM's predictor), extra env
+Setup = tuple[str, str | None, Mapping[str, str]]  # model, custom.py (None: DRUM's predictor), extra env
 
 
-def setups() -> Dict[str, Setup]:
+def setups() -> dict[str, Setup]:
     environment = (ROOT / "default_code" / "custom.py").read_text()
     return {
         "ours": ("logreg", environment, {}),
@@ -56,11 +57,11 @@ def post(running: DrumServer, body: bytes) -> float:
 
 
 def measure(
-    models: Dict[str, Path], workdir: Path, requests_per_size: int, bodies: Dict[int, bytes]
-) -> Tuple[Dict[str, List[float]], Dict[Tuple[str, int], List[float]], Dict[Tuple[str, int], float]]:
+    models: dict[str, Path], workdir: Path, requests_per_size: int, bodies: dict[int, bytes]
+) -> tuple[dict[str, list[float]], dict[tuple[str, int], list[float]], dict[tuple[str, int], float]]:
     """Start every server, then time its first requests and, in turns, the steady ones; always stop them."""
-    servers: Dict[str, DrumServer] = {}
-    first: Dict[str, List[float]] = {}
+    servers: dict[str, DrumServer] = {}
+    first: dict[str, list[float]] = {}
     try:
         for name, (model, custom, env) in setups().items():
             folder = workdir / f"server-{len(servers)}"
@@ -68,10 +69,11 @@ def measure(
             (folder / "model.onnx").write_bytes((models[model] / "model.onnx").read_bytes())
             if custom:
                 (folder / "custom.py").write_text(custom)
-            servers[name] = DrumServer(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir, env=env).start(timeout=90)
+            running = DrumServer(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir, env=env)
+            servers[name] = running.start(timeout=90)
             first[name] = [post(servers[name], bodies[1]) for _ in range(FIRST_REQUESTS)]  # right after /ping/ answered
-        latencies: Dict[Tuple[str, int], List[float]] = {(n, s): [] for n in servers for s in bodies}
-        cpu: Dict[Tuple[str, int], float] = {key: 0.0 for key in latencies}
+        latencies: dict[tuple[str, int], list[float]] = {(n, s): [] for n in servers for s in bodies}
+        cpu: dict[tuple[str, int], float] = {key: 0.0 for key in latencies}
         for size, body in bodies.items():
             for _ in range(requests_per_size // BLOCK):
                 for name, running in servers.items():
@@ -85,7 +87,9 @@ def measure(
     return first, latencies, cpu
 
 
-def server(report: Report, models: Dict[str, Path], workdir: Path, requests_per_size: int, first_calls: Dict[str, dict]) -> None:
+def server(
+    report: Report, models: dict[str, Path], workdir: Path, requests_per_size: int, first_calls: dict[str, dict]
+) -> None:
     report.heading(
         "drum server (gunicorn, 1 worker): our hooks against DRUM's built-in predictor",
         f"{requests_per_size} sequential POSTs per server and size (`Content-Type: text/csv`) over loopback, the "

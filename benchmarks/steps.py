@@ -5,7 +5,8 @@ each step ``ModelPlan.predict`` takes (feed, run, frame), timed separately, and 
 alternatives that ``frame.py`` chose between. Says what bounds a missed "score / minimal" target.
 """
 
-from typing import Dict
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from dr_onnx_hooks.plan import ModelPlan
 from .harness import KWARGS, NEGATIVE, POSITIVE, SIZES, Report, medians, ms, row_count
 
 
-def profile(report: Report, plans: Dict[str, ModelPlan], frames: Dict[int, pd.DataFrame]) -> None:
+def profile(report: Report, plans: dict[str, ModelPlan], frames: dict[int, pd.DataFrame]) -> None:
     report.heading(
         "Profile: score() step by step, logistic regression",
         "Milliseconds per call (median) of each step `ModelPlan.predict` takes, called separately.",
@@ -32,15 +33,17 @@ def profile(report: Report, plans: Dict[str, ModelPlan], frames: Dict[int, pd.Da
         values = raw.reshape(size, -1)
         columns = plan.columns("binary", (NEGATIVE, POSITIVE), values.shape[1], choice)
         t = medians({
-            "score": lambda: score(frame, plan, **KWARGS),
-            "feed": lambda: plan.feed(frame),
-            "run": lambda: plan.runner(feeds, choice.fetch),
-            "frame": lambda: probability_frame(raw.reshape(size, -1), columns, choice.name, True, frame, choice.transform),
+            "score": partial(score, frame, plan, **KWARGS),
+            "feed": partial(plan.feed, frame),
+            "run": partial(plan.runner, feeds, choice.fetch),
+            "frame": partial(probability_frame, values, columns, choice.name, True, frame, choice.transform),
         }, size)
         rest = t["score"] - t["feed"] - t["run"] - t["frame"]
         rows.append([f"{size:,}", ms(t["score"]), ms(t["feed"]), ms(t["run"]), ms(t["frame"]), ms(max(rest, 0.0))])
         report.row(rows[-1])
-    report.table(["rows", "score", "feed (inputs.py)", "run (run.py)", "frame (frame.py)", "rest (allocation, glue)"], rows)
+    report.table(
+        ["rows", "score", "feed (inputs.py)", "run (run.py)", "frame (frame.py)", "rest (allocation, glue)"], rows
+    )
     probabilities = values.astype(np.float64)
     names = [str(c) for c in columns.names]
     index = pd.Index(names, dtype=object)

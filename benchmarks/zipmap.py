@@ -4,8 +4,8 @@ skl2onnx's default ZipMap output (a list of per-row dicts) is read from the floa
 feeds it; this compares such an export against the same model exported with ``zipmap=False``.
 """
 
+from functools import partial
 from pathlib import Path
-from typing import Dict
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ from .harness import KWARGS, SIZES, Report, load_plan, medians, ms, row_count
 
 
 def zipmap(
-    report: Report, models: Dict[str, Path], frames: Dict[int, pd.DataFrame], plans: Dict[str, ModelPlan],
+    report: Report, models: dict[str, Path], frames: dict[int, pd.DataFrame], plans: dict[str, ModelPlan],
     settings: Settings,
 ) -> None:
     report.heading("ZipMap export against its zipmap=False twin, both through score()")
@@ -27,8 +27,8 @@ def zipmap(
         for size in SIZES:
             frame = frames[size]
             t = medians({
-                "zipmap": lambda: score(frame, zipped, **KWARGS),
-                "plain": lambda: score(frame, plans[name], **KWARGS),
+                "zipmap": partial(score, frame, zipped, **KWARGS),
+                "plain": partial(score, frame, plans[name], **KWARGS),
             }, size)
             rows.append([name, f"{size:,}", ms(t["zipmap"]), ms(t["plain"]), f"{t['zipmap'] / t['plain']:.2f}"])
             report.row(rows[-1])
