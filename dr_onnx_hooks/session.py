@@ -11,10 +11,10 @@ Its settings (environment variable or runtime parameter of the same name, read o
 * ``DR_ONNX_INTER_OP_THREADS``: operators run side by side (default 1, i.e. sequential
   execution; more switches onnxruntime to its parallel executor).
 * ``DR_ONNX_ALLOW_SPINNING``: whether idle pool threads busy-wait for the next operator.
-  Off by default, unlike onnxruntime: through ``drum server`` spinning changed a forest's
-  requests/s by a few percent either way for 1.6-2.3x the worker CPU per request, CPU that
-  counts against the container's quota (docs/benchmarks.md). It pays only for back-to-back
-  calls in one process, which a server's requests are not.
+  Off by default, unlike onnxruntime: through ``drum server`` spinning bought no requests/s for
+  about twice the worker CPU per request, CPU that counts against the container's quota
+  (figures in docs/benchmarks.md). It pays only for back-to-back calls in one process, which a
+  server's requests are not.
 * ``DR_ONNX_GRAPH_OPTIMIZATION``: disable, basic, extended or all (default).
 * ``DR_ONNX_OPTIMIZED_MODEL_PATH``: a folder. The optimised model is saved there, named by a
   digest of the model, the optimisation level, the providers and the onnxruntime version, and
