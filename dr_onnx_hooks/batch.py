@@ -364,10 +364,9 @@ def open_source(path: Path, chunk_rows: int, show_values: bool = False) -> Sourc
 def in_rows(exc: DrOnnxError, where: str, start: int, rows: int) -> DrOnnxError:
     """``exc`` as the same kind of error, saying the file and the rows as counted in the file: every
     ``row N`` (within the chunk) becomes ``row start + N``; a message without one gets the chunk's rows."""
-    message = str(exc)
-    moved = _ROW.sub(lambda m: f"{m[1]} {int(m[2]) + start}", message)
-    if moved == message:
-        moved = f"rows {start + 1}-{start + rows}: {message}"
+    moved, found = _ROW.subn(lambda m: f"{m[1]} {int(m[2]) + start}", str(exc))
+    if not found:
+        moved = f"rows {start + 1}-{start + rows}: {moved}"
     return type(exc)(f"{where}: {moved}")
 
 
