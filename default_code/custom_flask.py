@@ -1,1 +1,1 @@
-from dr_onnx_hooks.flask_ext import init_app  # noqa: F401  (DRUM calls it: 4xx before our hooks keep their status)
+from dr_onnx_hooks.flask_ext import init_app  # DRUM calls it: 4xx raised before our hooks keep their status
