@@ -685,7 +685,7 @@ def score_file(job: Job, settings: Settings | None = None) -> int:
         except DrOnnxError as exc:
             raise in_rows(exc, where, start, table.num_rows) from exc
         arrays = [table.column(name) for name in columns.keep]
-        arrays += [pa.array(predictions[name].to_numpy(), type=pa.float64()) for name in predictions.columns]
+        arrays += [_values(predictions[name]) for name in predictions.columns]
         return pa.Table.from_arrays(arrays, names=[*columns.keep, *map(str, predictions.columns)])
 
     progress = Progress(job.progress, source)
@@ -694,6 +694,13 @@ def score_file(job: Job, settings: Settings | None = None) -> int:
     rows = _pipeline(itertools.chain([first or (0, source.empty(columns))], chunks), scored, sink, progress)
     progress.finish(rows, job.output)
     return rows
+
+
+def _values(column: pd.Series) -> pa.Array:
+    """A prediction column as ``drum score`` writes it: of the type ``predict`` gives (a float32 regression
+    output stays float32, as pandas writes it), float64 for the empty column of an input without rows."""
+    values = column.to_numpy()
+    return pa.array(values, type=pa.float64() if values.dtype == object else None)
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -61,11 +61,13 @@ def read_output(path: Path) -> pd.DataFrame:
 
 
 def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    """Same column names in the same order, same values (CSV floats are written to round-trip exactly)."""
+    """Same column names in the same order, same values: CSV floats are written to round-trip exactly
+    in the type ``score()`` gives (float32 regression outputs as float32, like pandas' ``to_csv``)."""
     assert list(got.columns) == [str(c) for c in want.columns]
     assert len(got) == len(want)
     for column in want.columns:
-        np.testing.assert_array_equal(got[str(column)].to_numpy(np.float64), want[column].to_numpy(np.float64))
+        expected = want[column].to_numpy()
+        np.testing.assert_array_equal(got[str(column)].to_numpy(expected.dtype), expected, err_msg=str(column))
 
 
 def leftovers(folder: Path) -> list[str]:
