@@ -2,8 +2,9 @@
 
 DRUM checks probabilities strictly: no value above 1.0 at all and rows summing to 1 within
 ``np.isclose``'s 1e-5. float32 arithmetic in a model misses that by a hair, so probabilities are
-clipped into [0, 1] and rows renormalised in float64. Values further off than ``NOISE`` are not
-float noise but not probabilities at all (logits, scores): that is an error naming the output.
+clipped into [0, 1] and rows renormalised in float64, each only when needed (a pass over the
+values saved when not). Values further off than ``NOISE`` are not float noise but not
+probabilities at all (logits, scores): that is an error naming the output.
 
 The conversion decided at load (``outputs.OutputChoice.transform``: exp of log-probabilities,
 softmax or sigmoid of logits) is applied first. NaN or infinite predictions are never served:
@@ -20,6 +21,7 @@ from .labels import ClassColumns
 from .outputs import not_probabilities
 
 NOISE = 1e-3
+RENORMALISE = 1e-7  # rows further than this from 1 are divided by their sum (DRUM allows about 1e-5)
 PREDICTIONS = "Predictions"
 
 
@@ -93,7 +95,8 @@ def probability_frame(
             )
         if low < -NOISE or high > 1 + NOISE:
             raise not_probabilities(output, f"values range from {low:.6g} to {high:.6g}, outside [0, 1]")
-    np.clip(probabilities, 0.0, 1.0, out=probabilities)
+        if low < 0.0 or high > 1.0:  # float noise past the bounds DRUM allows no tolerance for
+            np.clip(probabilities, 0.0, 1.0, out=probabilities)
     if columns.from_single:
         probabilities = np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
     elif sum_to_one and probabilities.size:
@@ -101,5 +104,6 @@ def probability_frame(
         worst = np.abs(sums - 1.0).max()
         if worst > NOISE:
             raise not_probabilities(output, f"rows sum to as far as {worst:.6g} from 1")
-        probabilities /= sums
+        if worst > RENORMALISE:
+            probabilities /= sums
     return pd.DataFrame(probabilities, columns=columns.index, copy=False)
