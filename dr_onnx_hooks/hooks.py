@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .artifact import find_artifact
+from .first_request import warm_request_path
 from .labels import request_labels
 from .plan import ModelPlan
 from .reading import Limits, RequestReader, TextColumns, name_sparse_columns
@@ -36,6 +37,7 @@ def load_model(code_dir: str) -> ModelPlan:
     plan = ModelPlan.load(find_artifact(settings.model_dir or Path(code_dir)), settings)
     text = TextColumns.of(plan.feed)
     _reader = RequestReader(settings.limits, text)
+    warm_request_path(plan, _reader)
     custom = sys.modules.get(DRUM_CUSTOM_MODULE)
     if text and custom is not None and getattr(custom, "read_input_data", None) is not read_input_data:
         logger.warning(
