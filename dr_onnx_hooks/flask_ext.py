@@ -20,6 +20,7 @@ Every answer is short JSON, ``{"message": ...}``, with DRUM's user-error header,
 import io
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,10 +39,20 @@ WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 def init_app(app: Any) -> None:
-    """Guard the body, and answer every 4xx Werkzeug raises with its own status."""
+    """Guard the body, answer every 4xx Werkzeug raises with its own status, and warm Flask."""
     app.wsgi_app = BodyGuard(app.wsgi_app, Settings.read().max_body_bytes)
     for code in sorted(c for c in default_exceptions if 400 <= c < 500):
         app.register_error_handler(code, _client_error)
+    _warm(app)
+
+
+def _warm(app: Any) -> None:
+    """One ``/ping/`` through the app in-process, so the first real request does not pay for
+    Flask's and Werkzeug's lazy set-up (``first_request`` warms the scoring path at load)."""
+    try:
+        app.test_client().get(os.environ.get("URL_PREFIX", "").rstrip("/") + "/ping/")
+    except Exception as exc:  # nothing served depends on it
+        logger.debug("Flask not warmed: %s", exc)
 
 
 class BodyGuard:
