@@ -20,20 +20,21 @@ DR_ONNX_RUN_TIMEOUT        seconds all of one request's runs may take         ``
 DR_ONNX_WARMUP_TIMEOUT     seconds the warm-up run at load may take          ``warmup``
 DR_ONNX_MAX_BODY_BYTES     a request body's size, refused before parsing     ``flask_ext``
 DR_ONNX_LOG_VALUES         on: messages (and so DRUM's log) show cell values ``inputs``
-DR_ONNX_MAX_COLUMNS/ROWS/  request limits                                    ``reading``
-CELLS
+DR_ONNX_MAX_COLUMNS/ROWS/  request limits (cells and body bytes default to   ``reading``
+CELLS                      what fits in the container's memory: ``memory``)
 DR_ONNX_PROVIDERS,         the onnxruntime session                           ``session``
 DR_ONNX_*_THREADS, ...
 ========================== ================================================= ==============
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .cpus import CGROUP_ROOT
+from .memory import MemoryBudget, request_budget
 from .params import Environ, read_bool, read_choice, read_int, read_setting
-from .reading import Limits
+from .reading import CELLS_SETTING, Limits
 from .session import SessionSettings
 
 MODEL_DIR_SETTING = "DR_ONNX_MODEL_DIR"
@@ -72,6 +73,7 @@ class Settings:
     max_body_bytes: int
     show_values: bool  # cell values in messages; off: row, column and the value's kind only
     limits: Limits
+    memory: str  # where the memory the limits fit in was read
     session: SessionSettings
 
     @classmethod
@@ -80,6 +82,7 @@ class Settings:
         model_dir = read_setting(MODEL_DIR_SETTING, environ)
         target = read_setting(TARGET_TYPE_SETTING, environ)
         logits = read_choice(LOGITS_SETTING, LOGITS_FUNCTIONS, "none", environ)
+        budget = request_budget(environ, cgroup_root) or MemoryBudget(UNKNOWN_MEMORY, "memory limit unknown")
         return cls(
             model_dir=Path(model_dir) if model_dir else None,
             output=read_setting(OUTPUT_SETTING, environ),
@@ -90,9 +93,12 @@ class Settings:
             run_timeout=read_int(RUN_TIMEOUT_SETTING, _default_run_timeout(environ), minimum=0, environ=environ)
             or None,
             warmup_timeout=read_int(WARMUP_TIMEOUT_SETTING, DEFAULT_WARMUP_TIMEOUT, minimum=0, environ=environ) or None,
-            max_body_bytes=read_int(MAX_BODY_SETTING, DEFAULT_MAX_BODY_BYTES, environ=environ),
+            max_body_bytes=read_int(
+                MAX_BODY_SETTING, min(DEFAULT_MAX_BODY_BYTES, budget.body_bytes()), environ=environ
+            ),
             show_values=read_bool(LOG_VALUES_SETTING, False, environ),
-            limits=Limits.read(environ),
+            limits=_fitted(Limits.read(environ), budget, environ),
+            memory=budget.source,
             session=SessionSettings.read(environ, cgroup_root),
         )
 
@@ -105,7 +111,7 @@ class Settings:
             f"chunks of {self.chunk_rows} rows; run timeout {self.run_timeout or 'none'} s, warm-up timeout "
             f"{self.warmup_timeout or 'none'} s; cell values {'shown' if self.show_values else 'hidden'} in messages; "
             f"bodies up to {self.max_body_bytes} bytes; limits {limits.columns} columns, {limits.rows} rows, "
-            f"{limits.cells} cells; {self.session.describe()}"
+            f"{limits.cells} cells ({self.memory}); {self.session.describe()}"
         )
 
 
@@ -113,3 +119,13 @@ def _default_run_timeout(environ: Environ) -> int:
     """Most of DRUM's worker timeout (0 there: none here either), so a slow run is answered, not killed."""
     worker = read_int(WORKER_TIMEOUT_SETTING, DEFAULT_WORKER_TIMEOUT, minimum=0, environ=environ)
     return int(worker * RUN_SHARE_OF_WORKER_TIMEOUT)
+
+
+UNKNOWN_MEMORY = 2**62  # no limit found: the fixed defaults apply
+
+
+def _fitted(limits: Limits, budget: MemoryBudget, environ: Environ) -> Limits:
+    """``limits`` with the cell limit lowered to what fits in a worker's memory, unless set explicitly."""
+    if read_setting(CELLS_SETTING, environ) is not None:
+        return limits
+    return replace(limits, cells=min(limits.cells, budget.cells()))
