@@ -70,7 +70,7 @@ def _blank_int(sent: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("bad, parts", [
-    (_missing_columns, ["Missing column(s) for model input(s): age, visits", "Received columns: id, zone"]),
+    (_missing_columns, ["Missing column(s) for model input(s): 'age', 'visits'", "Received columns: 'id', 'zone'"]),
     (_blank_int, ["Column 'visits' holds a missing value at row 4", "model input 'visits' expects tensor(int64)"]),
 ], ids=["missing-columns", "blank-in-int64-column"])
 def test_server_bad_request_is_422_naming_what_is_wrong(server, bad, parts):

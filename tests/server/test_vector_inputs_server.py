@@ -36,4 +36,4 @@ def test_drum_score_missing_vector_column_names_it(tmp_path):
     code_dir = write_code_dir(tmp_path / "model", vector_pipeline_onnx(model))
     result = run_drum_score(code_dir, input_csv, tmp_path / "out.csv", "binary", label_args("yes", "no"))
     assert result.returncode != 0
-    assert "Missing column(s) for model input(s): num_2." in result.stdout + result.stderr
+    assert "Missing column(s) for model input(s): 'num_2'." in result.stdout + result.stderr

@@ -174,7 +174,8 @@ def test_logits_are_refused_naming_the_output(tmp_path):
 
 
 def test_wrong_column_count_is_a_422_naming_the_columns(tmp_path):
-    with pytest.raises(DrOnnxError, match=r"expects 4 column\(s\) per row, received 5: f0, f1, f2, f3, f4") as caught:
+    message = r"expects 4 column\(s\) per row, received 5: 'f0', 'f1', 'f2', 'f3', 'f4'"
+    with pytest.raises(DrOnnxError, match=message) as caught:
         score(features(3, n_features=5), served(tmp_path, softmax_graph()), target_type="binary",
               positive_class_label="p", negative_class_label="n")
     assert caught.value.status_code == 422
@@ -183,7 +184,8 @@ def test_wrong_column_count_is_a_422_naming_the_columns(tmp_path):
 def test_text_in_a_numeric_model_is_a_422_naming_the_column(tmp_path):
     data = features(3).astype(object)
     data.loc[1, "f2"] = "n/a"
-    with pytest.raises(DrOnnxError, match=r"Column 'f2' holds 'n/a' at row 2") as caught:
+    message = r"Column 'f2' holds text of 3 characters at row 2, which is not a number"
+    with pytest.raises(DrOnnxError, match=message) as caught:
         score(data, served(tmp_path, softmax_graph()), target_type="binary",
               positive_class_label="p", negative_class_label="n")
     assert caught.value.status_code == 422

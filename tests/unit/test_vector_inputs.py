@@ -60,7 +60,7 @@ def test_vector_columns_match_ignoring_case_when_unambiguous(plan):
     rows = vector_text_frame(seed=2)
     sent = rows.rename(columns={"num_0": "NUM_0", "num_2": "Num_2", "cat": "CAT"})
     np.testing.assert_allclose(predictions(sent, plan), vector_text_expected(rows), rtol=RTOL, atol=ATOL)
-    ambiguous = r"Model input 'num' reads column 'num_1', which matches several columns: NUM_1, Num_1"
+    ambiguous = r"Model input 'num' reads column 'num_1', which matches several columns: 'NUM_1', 'Num_1'"
     with pytest.raises(InputError, match=ambiguous):
         score(sent.rename(columns={"num_1": "NUM_1"}).assign(Num_1=1.0), plan, target_type="regression")
 
@@ -71,9 +71,9 @@ def test_missing_vector_column_is_a_422_naming_it_what_each_input_reads_and_what
         score(sent, plan, target_type="regression")
     assert caught.value.status_code == 422
     message = str(caught.value)
-    assert "Missing column(s) for model input(s): num_2. " in message
-    assert "Received columns: num_0, num_1, cat, id." in message
-    assert "'num' <- num_0, num_1, num_2; 'cat' <- cat" in message
+    assert "Missing column(s) for model input(s): 'num_2'. " in message
+    assert "Received columns: 'num_0', 'num_1', 'cat', 'id'." in message
+    assert "'num' <- 'num_0', 'num_1', 'num_2'; 'cat' <- 'cat'" in message
 
 
 def test_long_lists_in_the_missing_column_message_are_capped():
@@ -82,9 +82,9 @@ def test_long_lists_in_the_missing_column_message_are_capped():
     with pytest.raises(InputError) as caught:
         feed(frame)
     message = str(caught.value)
-    assert "px_0, px_1" in message and "px_19 … and 11 more." in message  # 30 + 1 missing: 20 listed
-    assert "c19 … and 25 more." in message and "c20" not in message
-    assert "'px' <- px_0 … px_29 (30 columns); 't' <- t." in message
+    assert "'px_0', 'px_1'" in message and "'px_19' … and 11 more." in message  # 30 + 1 missing: 20 listed
+    assert "'c19' … and 25 more." in message and "c20" not in message
+    assert "'px' <- 'px_0' … 'px_29' (30 columns); 't' <- 't'." in message
 
 
 def test_higher_rank_vector_input_reads_flat_columns_and_is_reshaped():
@@ -98,7 +98,7 @@ def test_higher_rank_vector_input_reads_flat_columns_and_is_reshaped():
 
 def test_symbolic_width_in_a_model_with_several_inputs_fails_the_load(tmp_path):
     folder = write_model(tmp_path / "model", vector_text_graph(num_width="F"))
-    refused = r"Model input 'num' has shape \[.*'F'\], whose width is not fixed.*num_0, num_1"
+    refused = r"Model input 'num' has shape \[.*'F'\], whose width is not fixed.*'num_0', 'num_1'"
     with pytest.raises(ModelError, match=refused):
         load_model(str(folder))
 
