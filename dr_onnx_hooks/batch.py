@@ -37,6 +37,7 @@ from the same arguments DRUM passes to ``score``: the prediction columns have th
 """
 
 import argparse
+import codecs
 import csv
 import io
 import itertools
@@ -47,7 +48,9 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -60,6 +63,7 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing-value words, as DRUM reads a CSV
 
+from .cpus import usable_cpus
 from .errors import DrOnnxError, InputError
 from .inputs import FLOAT_TYPES, INT_TYPES, InputFeed
 from .inspect import model_file
@@ -81,6 +85,8 @@ CSV_SAMPLE = 1 << 20  # bytes read to estimate a CSV row's length
 BLOCKS_PER_CHUNK = 8
 MIN_BLOCK, MAX_BLOCK = 512 << 10, 64 << 20
 ROWS_PER_BLOCK = 16
+MAX_PARSERS = 4  # CSV segments parsed at once, at most one per usable CPU
+SEGMENTS_PER_CHUNK = 2  # a chunk's bytes, cut into segments for the parsers
 PARQUET_SUFFIXES = (".parquet", ".pq")
 PARQUET_MAGIC = b"PAR1"
 ARROW_FILE_MAGIC = b"ARROW1"
@@ -213,6 +219,16 @@ def rechunk(
 
 
 class CsvSource(Source):
+    """A CSV read in order by ``PARSERS`` threads at once, each parsing a segment of whole lines.
+
+    pyarrow's streaming reader parses one block at a time, on one core. Lines split at ``\\n`` are
+    records as long as no field is quoted (a quoted field may hold a line break), so segments are
+    cut at the last line break of each ``segment_bytes`` read and parsed side by side
+    (``pyarrow.csv.read_csv`` releases the GIL). From the first segment that holds a quote
+    character on, the rest of the file goes to the streaming reader, which follows quotes across
+    lines: a file of numbers is parsed on every core, and a file of quoted text still correctly.
+    """
+
     kind = "CSV"
 
     def __init__(self, path: Path, chunk_rows: int, show_values: bool = False) -> None:
@@ -220,47 +236,117 @@ class CsvSource(Source):
         self.show_values = show_values
         with open(path, "rb") as file:
             sample = file.read(CSV_SAMPLE)
-        text = io.TextIOWrapper(io.BytesIO(sample), encoding="utf-8-sig", errors="replace", newline="")
+        self.size = path.stat().st_size
+        self.data_start = _header_end(sample, complete=len(sample) == self.size)
+        head = sample[: self.data_start] if self.data_start is not None else sample
+        text = io.TextIOWrapper(io.BytesIO(head), encoding="utf-8-sig", errors="replace", newline="")
         header = next((row for row in csv.reader(text) if row), None)
         if header is None:
             raise InputError(f"{path}: the file is empty; a CSV needs a header line naming its columns.")
         self.schema_names = header
-        self.size = path.stat().st_size
         lines = sample.split(b"\n")
         row_bytes = len(sample) / max(1, len(lines) - 1)
         longest = max(map(len, lines))
         wanted = max(MIN_BLOCK, ROWS_PER_BLOCK * longest, chunk_rows * row_bytes / BLOCKS_PER_CHUNK)
         self.block_size = int(min(MAX_BLOCK, wanted))
-        self._file: pa.NativeFile | None = None
+        segment = max(MIN_BLOCK, ROWS_PER_BLOCK * longest, chunk_rows * row_bytes / SEGMENTS_PER_CHUNK)
+        self.segment_bytes = int(min(MAX_BLOCK, segment))
+        self.parsers = max(1, min(MAX_PARSERS, usable_cpus()))
+        self._position = 0  # bytes handed to the parsers so far
+        self._file: pa.NativeFile | None = None  # the streaming reader's, once it reads
 
     def empty(self, columns: Columns) -> pa.Table:
         return pa.schema([(name, _arrow_type(columns.types.get(name))) for name in columns.read]).empty_table()
 
     def batches(self, columns: Columns) -> Iterator[pa.RecordBatch]:
         types = {name: _arrow_type(columns.types.get(name)) for name in columns.read}
-        self._file = pa.OSFile(str(self.path))
+        parse = pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=len(self.schema_names) > 1)
+        convert = pcsv.ConvertOptions(
+            column_types=types, include_columns=columns.read, null_values=NULL_WORDS,
+            true_values=list(TRUE_WORDS), false_values=list(FALSE_WORDS), strings_can_be_null=False,
+        )
         try:
-            reader = pcsv.open_csv(
-                self._file,
-                read_options=pcsv.ReadOptions(block_size=self.block_size, use_threads=True),
-                parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=len(self.schema_names) > 1),
-                convert_options=pcsv.ConvertOptions(
-                    column_types=types, include_columns=columns.read, null_values=NULL_WORDS,
-                    true_values=list(TRUE_WORDS), false_values=list(FALSE_WORDS), strings_can_be_null=False,
-                ),
-            )
-            yield from reader
+            rest: int | None = 0
+            if self.data_start is not None:
+                rest = yield from self._segments(self.data_start, parse, convert)
+            if rest is not None:
+                yield from self._stream(rest, parse, convert)
         except pa.ArrowInvalid as exc:
             raise _located_csv_error(self.path, exc, columns, types, self.show_values) from exc
+
+    def _segments(
+        self, start: int, parse: pcsv.ParseOptions, convert: pcsv.ConvertOptions
+    ) -> Generator[pa.RecordBatch, None, int | None]:
+        """The batches of the segments parsed side by side, in order; where the streaming reader must
+        take over (a quote, or no line break in a segment), or None at the end of the file."""
+        read = pcsv.ReadOptions(column_names=self.schema_names, use_threads=False)
+
+        def parsed(data: bytes) -> pa.Table:
+            return pcsv.read_csv(pa.py_buffer(data), read_options=read, parse_options=parse, convert_options=convert)
+
+        pending: deque[Future[pa.Table]] = deque()
+        rest: int | None = None
+        with open(self.path, "rb") as file, ThreadPoolExecutor(self.parsers, "dr-onnx-score csv") as pool:
+            file.seek(start)
+            offset, carry = start, b""
+            while True:
+                block = file.read(self.segment_bytes)
+                data = carry + block
+                cut = data.rfind(b"\n") + 1 if block else len(data)
+                if b'"' in data[:cut] or (block and cut == 0):
+                    rest = offset
+                    break
+                if cut:
+                    pending.append(pool.submit(parsed, data[:cut]))
+                    offset += cut
+                    self._position = offset
+                carry = data[cut:]
+                while len(pending) > self.parsers or (pending and not block):
+                    yield from pending.popleft().result().to_batches()
+                if not block:
+                    break
+            while pending:
+                yield from pending.popleft().result().to_batches()
+        return rest
+
+    def _stream(
+        self, start: int, parse: pcsv.ParseOptions, convert: pcsv.ConvertOptions
+    ) -> Iterator[pa.RecordBatch]:
+        """pyarrow's streaming reader from byte ``start``: the file's own header at 0, else a line's start."""
+        self._file = pa.OSFile(str(self.path))
+        try:
+            self._file.seek(start)
+            names = {"column_names": self.schema_names} if start else {}
+            yield from pcsv.open_csv(
+                self._file, read_options=pcsv.ReadOptions(block_size=self.block_size, use_threads=True, **names),
+                parse_options=parse, convert_options=convert,
+            )
         finally:
             self._file.close()
 
     def done(self) -> float | None:
         file = self._file
         try:
-            return min(1.0, file.tell() / self.size) if file is not None and not file.closed and self.size else None
+            position = file.tell() if file is not None and not file.closed else self._position
         except (OSError, ValueError):
             return None
+        return min(1.0, position / self.size) if self.size else None
+
+
+def _header_end(sample: bytes, complete: bool) -> int | None:
+    """The offset where the data starts: after a BOM, blank lines and the header record (its quotes
+    may hold line breaks). None when the header does not end within ``sample``."""
+    start = len(codecs.BOM_UTF8) if sample.startswith(codecs.BOM_UTF8) else 0
+    while sample[start:start + 1] in (b"\n", b"\r"):
+        start += 1
+    position = start
+    while True:
+        newline = sample.find(b"\n", position)
+        if newline < 0:
+            return len(sample) if complete else None
+        if sample.count(b'"', start, newline) % 2 == 0:
+            return newline + 1
+        position = newline + 1
 
 
 def _arrow_type(onnx_type: str | None) -> pa.DataType:
@@ -679,7 +765,7 @@ def score_file(job: Job, settings: Settings | None = None) -> int:
     features = list(columns.features)
 
     def scored(start: int, table: pa.Table) -> pa.Table:
-        frame = table.select(features).to_pandas()
+        frame = table.select(features).to_pandas(use_threads=False)  # arrow's pool costs 15x on small chunks
         try:
             predictions = plan.predict(frame, target, labels)
         except DrOnnxError as exc:

@@ -352,3 +352,54 @@ def test_rechunk_keeps_every_row_once_in_order_without_a_short_tail(sizes, rows,
     assert [start for start, _ in chunks] == [sum(t.num_rows for _, t in chunks[:i]) for i in range(len(chunks))]
     assert all(table.num_rows == rows for _, table in chunks[:-1])
     assert len(chunks) == 1 or rows + least > chunks[-1][1].num_rows >= least
+
+
+# --- CSV segments parsed side by side, and the streaming reader after a quote ---------------------
+
+@pytest.fixture
+def tiny_segments(monkeypatch):
+    """Segments of about one line, so every file below is cut in many places."""
+    monkeypatch.setattr(batch, "MIN_BLOCK", 64)
+    monkeypatch.setattr(batch, "ROWS_PER_BLOCK", 1)
+    monkeypatch.setattr(batch, "SEGMENTS_PER_CHUNK", 100_000)
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_csv_cut_into_segments_reads_as_drum_does(tmp_path, binary, tiny_segments, ending):
+    folder, _, rows = binary
+    lines = csv_bytes(rows.head(300)).decode().splitlines()
+    lines[100:100] = ["", ""]  # blank lines are skipped, as pandas skips them
+    lines[7] = ",".join(["1E-1", " +0.5", *lines[7].split(",")[2:]])  # numbers as people write them
+    body = ending.join(lines).encode()  # and no line break after the last row
+    (tmp_path / "in.csv").write_bytes(body)
+    assert run_cli(folder, tmp_path / "in.csv", tmp_path / "out.csv", "binary", ("no", "yes")) == 0
+    assert_same(pd.read_csv(tmp_path / "out.csv"), expected(folder, body, "binary", ("no", "yes")))
+
+
+def test_quoted_line_breaks_after_the_start_go_to_the_streaming_reader(tmp_path, tiny_segments):
+    """Plain lines first, parsed in segments; from a quote on (a code quoted, a line break inside a
+    quoted code), the streaming reader, which keeps quoted line breaks inside their field."""
+    model, onnx, frame = zip_classifier()
+    folder = write_model(tmp_path / "model", onnx)
+    rows = frame.head(200).reset_index(drop=True)
+    lines = csv_bytes(rows).decode().splitlines()
+    lines[150] = lines[150].replace(rows.loc[149, "zip"], f'"{rows.loc[149, "zip"]}"')
+    lines[170] = lines[170].replace(rows.loc[169, "zip"], '"021\n34"')
+    body = ("\n".join(lines) + "\n").encode()
+    source = tmp_path / "in.csv"
+    source.write_bytes(body)
+    assert run_cli(folder, source, tmp_path / "out.csv", "binary", ("no", "yes"), "--keep", "zip") == 0
+    got = pd.read_csv(tmp_path / "out.csv", dtype={"zip": str})
+    assert len(got) == len(rows) and got.loc[169, "zip"] == "021\n34" and got.loc[149, "zip"] == rows.loc[149, "zip"]
+    assert_same(got.drop(columns="zip"), expected(folder, body, "binary", ("no", "yes")))
+    assert list(got["zip"].drop(index=169)) == list(rows["zip"].drop(index=169))
+
+
+def test_error_in_a_later_segment_names_its_row(capsys, tmp_path, binary, tiny_segments):
+    folder, _, rows = binary
+    lines = csv_bytes(rows.head(400)).decode().splitlines()
+    lines[333] = "1,2,3,x4"
+    source = tmp_path / "in.csv"
+    source.write_text("\n".join(lines) + "\n")
+    err = failed(capsys, tmp_path, folder, source, tmp_path / "out.csv")
+    assert f"{source}: row 333, column 'f3'" in err
