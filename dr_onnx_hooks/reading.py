@@ -262,7 +262,8 @@ def _csv_error(exc: Exception, skipped_lines: int) -> DrOnnxError:
 
 
 def _cut_short(data: bytes, fields: int, skipped_lines: int) -> None:
-    """Refuse a CSV whose last line has no line break and fewer fields than the header: a body cut short.
+    """Refuse a CSV whose last line has no line break and fewer fields than the header, or ends with an
+    empty field: a body cut short (the client stopped sending).
 
     A last line holding a quote is not counted (it may end a quoted field begun lines before); a
     body cut at a line break, or inside the last field, cannot be told from a whole one.
@@ -275,10 +276,15 @@ def _cut_short(data: bytes, fields: int, skipped_lines: int) -> None:
         return
     got = last.count(b",") + 1
     if got < fields:
-        raise InputError(
-            f"CSV line {_line_breaks(data) + 1 + skipped_lines}, the last, has {got} field(s) and no line break; "
-            f"the header has {fields}: the body looks cut short. Send the whole body."
-        )
+        why = f"has {got} field(s) and no line break; the header has {fields}"
+    elif last.rstrip(b" \t").endswith(b","):
+        why = "ends with an empty field and no line break"
+    else:
+        return
+    raise InputError(
+        f"CSV line {_line_breaks(data) + 1 + skipped_lines}, the last, {why}: the body looks cut short. Send the "
+        "whole body, ending with a line break."
+    )
 
 
 _PLAIN_JSON = frozenset({str, int, bool, type(None)})  # cells that need no look

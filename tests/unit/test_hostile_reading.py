@@ -364,12 +364,13 @@ def test_complex_matrix_market_values_are_a_422_naming_the_field():
 
 # --- 7. a CSV cut short --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, line", [
-    (b"a,b,c\n1,2,3\n4,5", 3),
-    (b"\n\na,b,c\r\n1,2,3\r\n4", 5),
+@pytest.mark.parametrize("body, words", [
+    (b"a,b,c\n1,2,3\n4,5", "CSV line 3, the last, has 2 field(s) and no line break; the header has 3"),
+    (b"\n\na,b,c\r\n1,2,3\r\n4", "CSV line 5, the last, has 1 field(s)"),
+    (b"a,b,c\n1,2,3\n4,5,", "CSV line 3, the last, ends with an empty field and no line break"),
 ])
-def test_a_csv_whose_last_line_lacks_fields_and_its_line_break_is_cut_short(body, line):
-    assert_refused(body, 422, f"CSV line {line}, the last, has", "the body looks cut short")
+def test_a_csv_whose_last_line_lacks_fields_and_its_line_break_is_cut_short(body, words):
+    assert_refused(body, 422, words, "the body looks cut short. Send the whole body, ending with a line break.")
 
 
 @pytest.mark.parametrize("body", [
@@ -377,6 +378,7 @@ def test_a_csv_whose_last_line_lacks_fields_and_its_line_break_is_cut_short(body
     b"a\n1\n2",  # one column: never short
     b'a,b\n1,"x\ny"',  # a quoted field ends the body: not counted
     b"a,b\n1,2\n",
+    b"a,b\n1,\n",  # a missing last value, then the line break: whole
 ])
 def test_a_csv_without_its_final_line_break_is_read_when_it_may_be_whole(body):
     assert len(RequestReader()(body)) >= 1
