@@ -15,7 +15,9 @@ worker, whichever is larger). Ratios are against ``drum score`` with our hooks, 
 * the floor: pyarrow reads the whole CSV, one ``session.run`` of the served session (ZipMap
   bypassed, as the plan runs it) on all rows, pyarrow writes the two probability columns;
 * Spark ``local[2]`` (``dr_onnx_hooks.spark.predict``), CSV to CSV; JVM start-up included, and the
-  job alone (read, predict, write) as the script times it.
+  job alone (read, predict, write) as the script times it;
+* with ``--chunks 8192,16384,32768``: ``dr-onnx-score`` CSV to CSV at each ``--chunk-rows`` (how its
+  default was chosen: the time hardly moves, the peak RSS grows with the chunk).
 
 The predictions of every candidate but DRUM's built-in predictor (which labels columns its own
 way) are compared with ``drum score``'s: "identical" means every value equal as parsed.
@@ -194,6 +196,10 @@ def main() -> int:
     parser.add_argument("--folder", type=Path, default=Path("/tmp/dr-onnx-batch"))
     parser.add_argument("--no-builtin", action="store_true", help="skip drum score with DRUM's own predictor")
     parser.add_argument("--no-spark", action="store_true", help="skip Spark local[2]")
+    parser.add_argument(
+        "--chunks", type=lambda text: [int(n) for n in text.split(",")], default=[], metavar="N,N,...",
+        help="also run dr-onnx-score CSV -> CSV with each --chunk-rows N (wall time and peak RSS)",
+    )
     parser.add_argument("--floor", nargs=3, type=Path, metavar=("CSV", "MODEL", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--spark-job", nargs=3, type=Path, metavar=("CSV", "MODEL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -233,6 +239,10 @@ def main() -> int:
         del runs["drum score, DRUM's ONNX predictor"]
     if args.no_spark:
         del runs["Spark local[2] CSV -> CSV"]
+    for rows in args.chunks:
+        runs[f"dr-onnx-score CSV -> CSV, --chunk-rows {rows}"] = (
+            score + [str(paths["ours"]), "--input", str(paths["csv"]), "--output", str(out / f"cli-{rows}.csv"),
+                     "--chunk-rows", str(rows)], out / f"cli-{rows}.csv")
     print(f"{args.rows:,} rows x {args.features} float columns, CSV {paths['csv'].stat().st_size / 1e6:.0f} MB; "
           f"{os.cpu_count()} CPUs; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     results = {}

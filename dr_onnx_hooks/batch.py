@@ -76,7 +76,7 @@ from .targets import CLASS_TARGETS, TARGETS, target_type
 logger = logging.getLogger(__name__)
 
 FAILED = 1  # exit status: the model, the input or the output failed
-DEFAULT_CHUNK_ROWS = 32_768  # rows scored at once; measured in benchmarks/batch.py
+DEFAULT_CHUNK_ROWS = 16_384  # rows scored at once; measured in benchmarks/batch.py (memory grows with it)
 QUEUED = 2  # chunks waiting between two threads, on each side of the scorer
 CSV_SAMPLE = 1 << 20  # bytes read to estimate a CSV row's length
 # pyarrow's CSV reader parses blocks of this many bytes, several ahead of the scorer: a block of
