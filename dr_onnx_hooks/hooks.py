@@ -36,7 +36,7 @@ def load_model(code_dir: str) -> ModelPlan:
     settings = Settings.read()
     plan = ModelPlan.load(find_artifact(settings.model_dir or Path(code_dir)), settings)
     text = TextColumns.of(plan.feed)
-    _reader = RequestReader(settings.limits, text)
+    _reader = RequestReader(settings.limits, text, settings.show_values)
     warm_request_path(plan, _reader)
     custom = sys.modules.get(DRUM_CUSTOM_MODULE)
     if text and custom is not None and getattr(custom, "read_input_data", None) is not read_input_data:

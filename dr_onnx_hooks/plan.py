@@ -81,7 +81,8 @@ class ModelPlan:
             for c in choices.values() if isinstance(c, OutputChoice) and c.fetch not in graph.outputs
         }
         session = create_session(served_model(path, model, exposed), path, settings.session)
-        feed = InputFeed([ModelInput.declared(i.name, i.type, i.shape) for i in session.get_inputs()])
+        inputs = [ModelInput.declared(i.name, i.type, i.shape) for i in session.get_inputs()]
+        feed = InputFeed(inputs, show_values=settings.show_values)
         runner = Runner(session, feed.batch_size, settings.chunk_rows, settings.run_timeout)
         warmed = warm_up(session, settings.warmup_timeout)
         if warmed is not None and isinstance(choices["class"], OutputChoice):
