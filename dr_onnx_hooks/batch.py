@@ -14,9 +14,11 @@ from the same arguments DRUM passes to ``score``: the prediction columns have th
   whatever the chunk size.
 * **CSV columns** are read as the model's input casts them, decided once from the header, not
   guessed per block: the columns of float inputs as numbers (pandas' missing-value words, such as
-  ``NA`` and ``null``, are missing), of integer inputs as 64-bit integers, of bool inputs as
-  booleans, of string inputs as text exactly as written (``02134`` stays ``02134``, only an empty
-  field is ``""``), and ``--keep`` columns the model does not read as text.
+  ``NA`` and ``null``, are missing), of integer inputs as 64-bit integers (so ``3.0`` there is
+  refused, where pandas would have read the whole column as floats), of bool inputs as booleans, of
+  string inputs as text exactly as written (``02134`` stays ``02134``, only an empty field is
+  ``""``), and ``--keep`` columns the model does not read as text. Segments of whole lines are
+  parsed on every CPU at once, up to the first quote character (``CsvSource``).
 * **``--keep COL``** (repeatable): the column is copied into the output, first, in the order given.
   A model with one input reads every column in order, as ``drum score`` feeds it; the kept columns
   are not among them (an id column is kept, not fed).
@@ -95,7 +97,6 @@ NULL_WORDS = sorted(STR_NA_VALUES)
 TRUE_WORDS, FALSE_WORDS = ("1", "True", "TRUE", "true"), ("0", "False", "FALSE", "false")  # pyarrow's
 
 _ROW = re.compile(r"\b([Rr]ow) (\d+)\b")
-_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
 _FLOAT = re.compile(r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*", re.IGNORECASE)
 _INT = re.compile(r"\s*[+-]?\d+\s*")
 
