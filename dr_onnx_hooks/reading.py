@@ -445,9 +445,8 @@ class RequestReader:
         for position in _infinite_columns(frame):
             name = frame.columns[position]
             infinite = np.isinf(frame.iloc[:, position].to_numpy())
-            texts = pd.read_csv(
-                io.BytesIO(data), usecols=[int(position)], dtype=str, keep_default_na=False,
-                skip_blank_lines=skip_blank_lines,
+            texts = pd.read_csv(  # by name: a position would be off by pandas' implicit index column
+                io.BytesIO(data), usecols=[name], dtype=str, keep_default_na=False, skip_blank_lines=skip_blank_lines,
             ).iloc[:, 0]
             for row in np.flatnonzero(infinite):
                 text = texts.iloc[row]
@@ -592,11 +591,12 @@ class RequestReader:
         try:
             reader = pa.ipc.open_file(buffer) if kind == "file" else pa.ipc.open_stream(buffer)
             schema = reader.schema
+            names = schema.names  # a name that is not UTF-8 raises here (UnicodeDecodeError), not later
         except (pa.ArrowException, OSError, ValueError, TypeError, KeyError) as exc:
             raise _arrow_error(kind, exc) from exc
         self.limits.check(0, len(schema))
         layouts = [_layout(field) for field in schema]  # 422 for a type a model cannot be fed
-        _unique(schema.names)
+        _unique(names)
         try:
             long_text = self._arrow_sizes(_arrow_messages(body, buffer, kind), layouts, len(schema), kind)
             if kind == "stream":
@@ -836,13 +836,22 @@ _PADDING = 64  # bytes a writer may add to a buffer
 def _buffer_bounds(layouts: list[_Layout], variadic: list[int], count: int) -> list[tuple[int, str, int]]:
     """``(column, role, bytes per row)`` of each buffer of a record batch, in order; every one generic
     when the batch's buffers do not match the schema's layout (the reader then refuses it)."""
-    bounds: list[tuple[int, str, int]] = []
+    generic = [_GENERIC] * count
     views = iter(variadic)
-    for column, layout in enumerate(layouts):
+    extras, total = [], 0
+    for layout in layouts:
+        extra = next(views, 0) if layout.views else 0  # declared by the body: checked before any list is built
+        total += len(layout.buffers) + extra
+        if extra < 0 or total > count:
+            return generic
+        extras.append(extra)
+    if total != count:
+        return generic
+    bounds: list[tuple[int, str, int]] = []
+    for column, (layout, extra) in enumerate(zip(layouts, extras, strict=True)):
         bounds.extend((column, role, width) for role, width in layout.buffers)
-        if layout.views:
-            bounds.extend((column, "data", 0) for _ in range(next(views, 0)))
-    return bounds if len(bounds) == count else [_GENERIC] * count
+        bounds.extend((column, "data", 0) for _ in range(extra))
+    return bounds
 
 
 def _most_bytes(role: str, width: int, rows: int, cell_bytes: int) -> int:
@@ -925,8 +934,11 @@ def _batch_metadata(message: pa.ipc.Message) -> _Batch | None:
     batch = header.table(1) if header_type == _DICTIONARY_BATCH else header
     if batch is None:
         return None
+    length = batch.scalar(0, "<q")
+    if length < 0:
+        raise struct.error(f"a batch of {length} rows")
     return _Batch(
-        length=batch.scalar(0, "<q"),
+        length=length,
         buffers=[(offset, length) for offset, length in batch.structs(2, "<qq")],
         compressed=batch.table(3) is not None,
         variadic=[count for (count,) in batch.structs(4, "<q")],

@@ -150,7 +150,15 @@ def test_the_number_check_looks_at_text_only_when_a_parse_made_infinity(monkeypa
     assert calls == [None]  # one parse, no second look
     with pytest.raises(DrOnnxError):
         RequestReader()(b"a,b\n1,2\n3,1e400\n")
-    assert calls[-1] == [1]  # the one column that holds an infinity, read again as text
+    assert calls[-1] == ["b"]  # the one column that holds an infinity, read again as text
+
+
+@pytest.mark.parametrize("body", [
+    b"a,b\n9,1,1e400\n8,2,3\n",  # one more field than the header: pandas makes the first an index
+    b"a,\n1,1e400\n",  # an unnamed column
+])
+def test_the_text_looked_at_again_is_the_cell_that_overflowed(body):
+    assert_refused(body, 422, "holds a number beyond the range of float64 (±1.798e+308) at row 1")
 
 
 # --- 3. a key named twice in a JSON object --------------------------------------------------------
@@ -434,3 +442,18 @@ def test_ten_thousand_long_column_names_give_a_short_message():
     message = assert_refused(body, 422, "expects 4 column(s) per row, received 10000",
                              feed=InputFeed([ModelInput.declared("X", "tensor(float)", [None, 4])]))
     assert "… and 9980 more" in message
+
+
+# --- malformed Arrow metadata (found by fuzzing): a 422, never a 500 or an allocation it declares ------
+
+def test_an_arrow_column_name_that_is_not_utf8_is_a_422():
+    body = arrow(pa.table({"zzqq": [1.0]}), stream=True).replace(b"zzqq", b"\xff\xfeqq")
+    assert_refused(body, 422, "The Arrow IPC stream cannot be read", "utf-8")
+
+
+def test_a_declared_variadic_buffer_count_builds_nothing_of_its_size():
+    from dr_onnx_hooks.reading import _buffer_bounds, _Layout
+
+    views = _Layout("v", (("bits", 0), ("fixed", 16)), views=True)
+    assert _buffer_bounds([views], [10**15], 3) == [(-1, "generic", 0)] * 3
+    assert _buffer_bounds([views], [1], 3) == [(0, "bits", 0), (0, "fixed", 16), (0, "data", 0)]
