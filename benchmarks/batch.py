@@ -12,8 +12,9 @@ worker, whichever is larger). Ratios are against ``drum score`` with our hooks, 
 * ``drum score``, our hooks (``custom.py``: ``from dr_onnx_hooks import load_model, read_input_data, score``);
 * ``drum score``, DRUM's built-in ONNX predictor (the folder holds ``model.onnx`` only);
 * ``dr-onnx-score``, CSV to CSV and Parquet to Parquet (the Parquet file in row groups of 131,072 rows);
-* the floor: pyarrow reads the whole CSV, one ``session.run`` of the served session (ZipMap
-  bypassed, as the plan runs it) on all rows, pyarrow writes the two probability columns;
+* the floor: pyarrow reads the whole CSV (``read_csv``, its own threads, straight to float32), one
+  ``session.run`` of the served session (ZipMap bypassed, as the plan runs it) on all rows, pyarrow
+  writes the two probability columns;
 * Spark ``local[2]`` (``dr_onnx_hooks.spark.predict``), CSV to CSV; JVM start-up included, and the
   job alone (read, predict, write) as the script times it;
 * with ``--chunks 8192,16384,32768``: ``dr-onnx-score`` CSV to CSV at each ``--chunk-rows`` (how its
@@ -137,8 +138,9 @@ def floor(source: Path, model: Path, output: Path) -> None:
     from dr_onnx_hooks.settings import Settings
 
     plan = ModelPlan.load(find_artifact(model), Settings.read())
-    table = pcsv.read_csv(source)
-    features = np.column_stack([column.to_numpy() for column in table.columns]).astype(np.float32)
+    names = pcsv.open_csv(source).schema.names
+    table = pcsv.read_csv(source, convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float32())))
+    features = np.column_stack([column.to_numpy() for column in table.columns])
     (name,) = [i.name for i in plan.session.get_inputs()]
     (probabilities,) = plan.session.run([plan.choice("binary").fetch], {name: features})
     positive = probabilities.reshape(len(features), -1)[:, -1].astype(np.float64)
