@@ -303,8 +303,11 @@ def test_with_log_values_on_the_refused_value_is_shown_quoted_and_capped(showing
     assert response.status_code == 422
     message = response.json()["message"]
     assert f"Column 'f1' holds text of 15 characters, '{SECRET}', at row 1" in message
+    assert SECRET in showing.log()  # asked for: DRUM logs the message
     response = showing.post(HEADER + b"1,2,3," + b"Z" * 500_000 + b"\n")
     message = response.json()["message"]
     assert response.status_code == 422 and len(response.text) < MESSAGE_CAP
     assert "'ZZZZ" in message and "… (500000 characters)" in message
+    response = showing.post(HEADER + b"1,2,1e400,4\n")  # the reader shows the text it refused too
+    assert response.status_code == 422 and "at row 1 ('1e400')" in response.json()["message"]
     showing.assert_still_serves()
