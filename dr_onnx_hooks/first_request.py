@@ -7,7 +7,8 @@ what DRUM does with the frame (``marshal_predictions``, ``DataFrame.to_json``). 
 with the graph's labels (or made-up ones). Nothing is kept: the frames are dropped, and the only
 state touched is the plan's cache of column namings, keyed by the labels, which real requests
 never send as made up here. Best effort: a model the made-up rows do not suit (a symbolic width,
-an input that refuses zeros) is left cold, with a debug log.
+an input that refuses zeros), or whose warm-up run did not finish within ``MAX_RUN_SECONDS``, is
+left cold, with a debug log.
 """
 
 import io
@@ -26,10 +27,14 @@ from .reading import RequestReader
 logger = logging.getLogger(__name__)
 
 ROWS = 2
+MAX_RUN_SECONDS = 0.2  # a slower model dominates its requests: warming the rest would only delay the start
 
 
 def warm_request_path(plan: ModelPlan, reader: RequestReader) -> None:
     """Read, score and encode made-up rows as a request would be; skip quietly what does not fit."""
+    if plan.warm_seconds is None or plan.warm_seconds > MAX_RUN_SECONDS:
+        logger.debug("Request path not warmed: the model's warm-up run did not finish quickly.")
+        return
     start = time.perf_counter()
     columns = _column_names(plan)
     if columns is None:

@@ -27,6 +27,7 @@ Request (``hooks.score`` -> ``ModelPlan.predict``):
 """
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class ModelPlan:
         self.runner = runner
         self.choices = choices
         self._columns: dict[tuple[str, Labels, int], ClassColumns] = {}
+        self.warm_seconds: float | None = None  # the warm-up run's time; None when it did not complete
 
     @classmethod
     def load(cls, path: Path, settings: Settings) -> "ModelPlan":
@@ -84,10 +86,13 @@ class ModelPlan:
         inputs = [ModelInput.declared(i.name, i.type, i.shape) for i in session.get_inputs()]
         feed = InputFeed(inputs, show_values=settings.show_values)
         runner = Runner(session, feed.batch_size, settings.chunk_rows, settings.run_timeout)
+        started = time.perf_counter()
         warmed = warm_up(session, settings.warmup_timeout)
+        warm_seconds = time.perf_counter() - started if warmed is not None else None
         if warmed is not None and isinstance(choices["class"], OutputChoice):
             choices["class"] = _checked_on_warm_up(choices["class"], warmed)
         plan = cls(path, settings, session, outputs, feed, runner, choices)
+        plan.warm_seconds = warm_seconds
         if settings.target_type in TARGETS:
             plan.choice(settings.target_type)
         logger.info("dr_onnx_hooks loaded %s; settings: %s", plan.summary(), settings.describe())
