@@ -13,6 +13,17 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 ENV PATH=${VIRTUAL_ENV}/bin:${PATH}
 
+# skl2onnx's default TfidfVectorizer export has a StringNormalizer that names no locale, for which
+# onnxruntime asks the C library for en_US.UTF-8: with it here, such a model is served as exported
+# (without it the hooks serve it with C.UTF-8 and a warning). Debian's package versions differ
+# between base images (bookworm, trixie), hence no version pin.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends locales \
+    && echo "en_US.UTF-8 UTF-8" > /etc/locale.gen \
+    && locale-gen \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY requirements.txt /opt/dr_onnx/requirements.txt
 # Bytecode caches and the libraries' own test suites (~60 MB) are not needed to serve.
 RUN python3 -m venv "${VIRTUAL_ENV}" \

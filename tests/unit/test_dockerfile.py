@@ -45,3 +45,13 @@ def test_build_context_excludes_tests_git_and_caches():
 def test_package_installed_by_pip_without_dependencies_not_put_on_the_path():
     assert re.search(r"pip install [^\n]*--no-deps[^\n]* /opt/dr_onnx/src", DOCKERFILE)
     assert ".pth" not in DOCKERFILE
+
+
+def test_the_en_us_utf8_locale_is_generated_and_apt_lists_removed_in_the_same_layer():
+    """skl2onnx text pipelines name no locale, so onnxruntime asks for en_US.UTF-8 (tests/container checks it works)."""
+    run = next(block for block in re.split(r"\n(?=[A-Z]+ )", DOCKERFILE) if "locale-gen" in block)
+    assert run.startswith("RUN apt-get update")
+    assert "apt-get install -y --no-install-recommends locales" in run
+    assert 'echo "en_US.UTF-8 UTF-8" > /etc/locale.gen' in run
+    assert run.rstrip().endswith("rm -rf /var/lib/apt/lists/*")
+    assert DOCKERFILE.index("locale-gen") < DOCKERFILE.index("USER 10001")
