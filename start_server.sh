@@ -25,4 +25,28 @@ if [ -z "$(find "$CODE_DIR" -name custom.py -print -quit 2>/dev/null)" ]; then
     export CODE_DIR=/opt/dr_onnx/default_code
 fi
 export CODE_DIR
+
+# Serving defaults (README, "Serving under load"). DRUM 1.18.1 starts gunicorn with its
+# gunicorn.conf.py, and gunicorn applies GUNICORN_CMD_ARGS after that file, so these override
+# DRUM's defaults (one sync worker that serves one connection at a time) but never a value set
+# through DRUM's own runtime parameter. Ours go first: flags the user put in GUNICORN_CMD_ARGS win.
+runtime_param_set() {
+    eval "test -n \"\${MLOPS_RUNTIME_PARAM_$1:-}\""
+}
+serving_args=""
+if runtime_param_set DRUM_GUNICORN_WORKER_CLASS; then
+    echo "dr_onnx: gunicorn worker class from the runtime parameter DRUM_GUNICORN_WORKER_CLASS"
+else
+    # DRUM's gevent worker, with each connection's waits bounded (DR_ONNX_IDLE_TIMEOUT) and the
+    # hooks' CPU-bound part in a native thread (dr_onnx_hooks/workers.py).
+    serving_args="--worker-class dr_onnx_hooks.workers.IdleBoundGeventWorker"
+fi
+if ! runtime_param_set DRUM_WORKER_CONNECTIONS; then
+    # Connections one gevent worker serves at once (DRUM's default, 5, lets five stalled clients
+    # hold the worker); more wait in the listen backlog.
+    serving_args="$serving_args --worker-connections 100"
+fi
+GUNICORN_CMD_ARGS="${serving_args# } ${GUNICORN_CMD_ARGS:-}"
+GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS% }"
+export GUNICORN_CMD_ARGS
 exec drum server "$@"

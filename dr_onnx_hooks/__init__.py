@@ -12,8 +12,10 @@ as missing: ``load_model`` warns when such a model has string inputs.
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
-from .hooks import load_model, read_input_data, score
+if TYPE_CHECKING:
+    from .hooks import load_model, read_input_data, score
 
 # DRUM leaves the root logger at WARNING (--logging-level); the one line per loaded model and our
 # warnings are meant to be seen, so the package logs at INFO unless the host configured it otherwise.
@@ -22,3 +24,14 @@ if logging.getLogger(__name__).level == logging.NOTSET:
 
 __all__ = ["load_model", "read_input_data", "score"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The hooks (onnxruntime, pandas...) are imported when first asked for, not with the package:
+    # gunicorn's master process imports the image's worker class (dr_onnx_hooks.workers) before it
+    # forks its workers, and onnxruntime imported before a fork aborts the worker when it exits.
+    if name in __all__:
+        from . import hooks
+
+        return getattr(hooks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -136,3 +136,16 @@ def container(docker, image, request):
         return made
 
     return make
+
+
+@pytest.fixture(scope="module")
+def module_container(docker, image, request):
+    """As ``container``, for module-scoped fixtures: its Containers are removed when the module's tests are done."""
+
+    def make(env: dict[str, str], mounts: Sequence[str] = ()) -> Container:
+        made = Container(docker, image, env, mounts)
+        request.addfinalizer(made.remove)
+        return made
+
+    return make
+

@@ -2,6 +2,7 @@
 (The container tests run the same script in the real image.)"""
 
 import os
+import shlex
 import stat
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ FAKE_DRUM = """#!/bin/sh
 echo "ARGS=$*"
 echo "CODE_DIR=$CODE_DIR"
 echo "DR_ONNX_MODEL_DIR=${DR_ONNX_MODEL_DIR:-}"
+echo "GUNICORN_CMD_ARGS=${GUNICORN_CMD_ARGS-(unset)}"
 """
 
 
@@ -59,3 +61,60 @@ def test_environment_is_not_printed_unless_asked_and_then_secrets_are_masked(tmp
     assert "TARGET_TYPE='binary'" in dumped and "MULTILINE='a\\nb'" in dumped
     for name, value in secrets.items():
         assert f"{name}='*****'" in dumped and value not in dumped
+
+
+OUR_WORKER = "dr_onnx_hooks.workers.IdleBoundGeventWorker"
+
+
+def gunicorn_args(out: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith("GUNICORN_CMD_ARGS="))
+    return shlex.split(line.split("=", 1)[1])
+
+
+def runtime_param(payload) -> str:
+    kind = "numeric" if isinstance(payload, int) else "string"
+    return f'{{"type": "{kind}", "payload": {payload!r}}}'.replace("'", '"')
+
+
+def test_serves_with_our_gevent_worker_and_100_connections_by_default(tmp_path):
+    (tmp_path / "code").mkdir()
+    out = start(tmp_path, tmp_path / "code")
+    assert gunicorn_args(out) == ["--worker-class", OUR_WORKER, "--worker-connections", "100"]
+
+
+@pytest.mark.parametrize("name, payload, kept", [
+    ("DRUM_GUNICORN_WORKER_CLASS", "sync", ["--worker-connections", "100"]),
+    ("DRUM_GUNICORN_WORKER_CLASS", "gevent", ["--worker-connections", "100"]),
+    ("DRUM_WORKER_CONNECTIONS", 7, ["--worker-class", OUR_WORKER]),
+])
+def test_drum_s_own_runtime_parameters_win_over_the_image_defaults(tmp_path, name, payload, kept):
+    (tmp_path / "code").mkdir()
+    out = start(tmp_path, tmp_path / "code", **{f"MLOPS_RUNTIME_PARAM_{name}": runtime_param(payload)})
+    assert gunicorn_args(out) == kept  # DRUM's gunicorn.conf.py reads the parameter itself
+    if name == "DRUM_GUNICORN_WORKER_CLASS":
+        assert "worker class from the runtime parameter DRUM_GUNICORN_WORKER_CLASS" in out
+
+
+def test_flags_the_user_put_in_gunicorn_cmd_args_come_last_and_so_win(tmp_path):
+    (tmp_path / "code").mkdir()
+    out = start(tmp_path, tmp_path / "code", GUNICORN_CMD_ARGS="--worker-class sync --keep-alive 5")
+    assert gunicorn_args(out) == ["--worker-class", OUR_WORKER, "--worker-connections", "100",
+                                  "--worker-class", "sync", "--keep-alive", "5"]
+
+
+def test_gunicorn_applies_gunicorn_cmd_args_after_drum_s_config_file(monkeypatch):
+    """What the defaults rely on, checked in gunicorn itself: the environment's flags override the
+    values DRUM's gunicorn.conf.py sets, and the config file's hooks stay."""
+    from pathlib import Path
+
+    import datarobot_drum
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    config = Path(datarobot_drum.__file__).parent / "drum" / "gunicorn" / "gunicorn.conf.py"
+    monkeypatch.setenv("ADDRESS", "127.0.0.1:1")
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", f"--worker-class {OUR_WORKER} --worker-connections 100")
+    monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(config), "app:app"])
+    app = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]")
+    assert app.cfg.worker_class_str == OUR_WORKER and app.cfg.worker_connections == 100
+    assert app.cfg.keepalive == 0 and app.cfg.timeout == 600  # DRUM's file still applies
+    assert app.cfg.post_fork.__module__ != "gunicorn.config"  # DRUM's hook (sets the first-byte timeout)

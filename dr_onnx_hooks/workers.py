@@ -1,0 +1,215 @@
+"""The image's gunicorn worker: DRUM's gevent worker, with every client connection's waits bounded.
+
+``start_server.sh`` serves with it (``--worker-class dr_onnx_hooks.workers.IdleBoundGeventWorker``
+in ``GUNICORN_CMD_ARGS``, which gunicorn applies after DRUM's ``gunicorn.conf.py``) unless DRUM's
+``DRUM_GUNICORN_WORKER_CLASS`` runtime parameter names a class.
+
+* **Many connections per worker.** A gevent worker serves up to ``worker_connections`` connections
+  at once, each in a greenlet: a client that sends half a body and goes quiet holds one greenlet,
+  not the worker (DRUM's default sync worker serves one connection at a time, so three such
+  clients stall every good request for up to the worker timeout, 600 s).
+* **Bounded waits** (``DR_ONNX_IDLE_TIMEOUT``, seconds, default 30; 0: no bound). Every receive and
+  send on a client connection waits at most that long for the next byte: in the request line and
+  headers, in the body, and while a response is written to a client that does not read it. Past
+  it the connection is closed (in the body, with the 400 ``custom_flask.py`` answers when a body
+  cannot be read). DRUM's ``DrumGeventWorker``, which this extends, only drops a connection that
+  sends no *first* byte within ``DRUM_GUNICORN_FIRST_BYTE_TIMEOUT`` (2 s); that check is kept.
+  Together with ``worker_connections`` this bounds what hanging clients can hold: at most that
+  many connections per worker, each for at most the bound after its last byte.
+* **A native scoring thread** (``offload``): the hooks run their CPU-bound part (parsing a body,
+  ``session.run``) through ``offload``, which under this worker runs it in one native thread per
+  worker (gevent's ``ThreadPool`` of size 1) while the greenlet waits. The worker's event loop
+  keeps running meanwhile: ``/ping/`` is answered, other connections are read and timed, and
+  gunicorn's heartbeat goes on. One thread per worker keeps the scoring itself serial, as with
+  the sync worker, so onnxruntime's thread count (``DR_ONNX_INTRA_OP_THREADS``, usable CPUs ÷
+  workers) still describes what runs at once. Without this worker (``drum score``, a sync
+  worker, DRUM's own gevent worker) ``offload`` just calls the function.
+"""
+
+import _thread
+import errno
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .params import read_int
+
+logger = logging.getLogger(__name__)
+
+IDLE_TIMEOUT_SETTING = "DR_ONNX_IDLE_TIMEOUT"
+DEFAULT_IDLE_TIMEOUT = 30
+
+T = TypeVar("T")
+
+# Per process, set when this process's worker starts serving: the pool the hooks' CPU-bound part
+# runs in, and the native thread running the worker's event loop (the one that hands work to it).
+_pool: Any = None
+_loop_thread: int | None = None
+
+
+def _native_ident() -> int:
+    """The OS thread's id (gevent's patching makes ``threading.get_ident`` name the greenlet)."""
+    try:
+        from gevent import monkey
+
+        if monkey.is_module_patched("_thread"):
+            return monkey.get_original("_thread", "get_ident")()
+    except ImportError:
+        pass
+    return _thread.get_ident()
+
+
+def offload(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``, in this worker's native scoring thread when there is one.
+
+    Under ``IdleBoundGeventWorker`` the calling greenlet waits while the event loop serves other
+    connections; anywhere else (no such worker, or a call from another thread) it is a plain call.
+    The function's exception, if any, is raised here.
+    """
+    pool = _pool
+    if pool is None or _native_ident() != _loop_thread:
+        return function(*args, **kwargs)
+    return pool.apply(function, args, kwargs)
+
+
+def idle_timeout(environ=os.environ) -> float | None:
+    """``DR_ONNX_IDLE_TIMEOUT`` in seconds, None for no bound (0)."""
+    return read_int(IDLE_TIMEOUT_SETTING, DEFAULT_IDLE_TIMEOUT, minimum=0, environ=environ) or None
+
+
+class ClientIdle(TimeoutError):
+    """A client connection sent or read nothing for the idle bound.
+
+    A ``TimeoutError``, as gunicorn expects from a socket that timed out, whose ``errno`` makes
+    gunicorn close the connection quietly (it would log a traceback for every stalled client);
+    the closing is logged once, in one line, here.
+    """
+
+    def __init__(self, seconds: float | None, doing: str) -> None:
+        super().__init__(errno.ENOTCONN, f"nothing {doing} for {seconds:g} s ({IDLE_TIMEOUT_SETTING})")
+
+    def __str__(self) -> str:
+        return self.strerror or ""
+
+
+def _bounded_socket_class(seconds: float | None) -> type:
+    """A subclass of gevent's socket, with the same layout, whose blocking mode waits at most ``seconds``."""
+    from gevent import socket as gsocket
+
+    class IdleBoundSocket(gsocket.socket):
+        __slots__ = ()  # the layout of gevent's socket: an accepted connection takes this class in place
+        idle_timeout = seconds
+
+        def setblocking(self, flag: bool) -> None:
+            # gunicorn puts client connections in blocking mode (no timeout); here blocking means bounded.
+            if flag:
+                self.settimeout(self.idle_timeout)
+            else:
+                super().setblocking(flag)
+
+        def _idle(self, doing: str) -> TimeoutError:
+            seconds = self.gettimeout()
+            if seconds != self.idle_timeout:  # a shorter wait gunicorn set itself (draining a closed request)
+                return TimeoutError("timed out")
+            try:
+                host, port = self.getpeername()[:2]
+                peer = f"{host}:{port}"
+            except (OSError, TypeError, ValueError):
+                peer = "a client"
+            idle = ClientIdle(seconds, doing)
+            logger.warning("Closing the connection from %s: %s.", peer, idle)
+            return idle
+
+        def recv(self, *args: Any, **kwargs: Any) -> bytes:
+            try:
+                return super().recv(*args, **kwargs)
+            except ClientIdle:
+                raise
+            except TimeoutError:
+                raise self._idle("received") from None
+
+        def recv_into(self, *args: Any, **kwargs: Any) -> int:
+            try:
+                return super().recv_into(*args, **kwargs)
+            except ClientIdle:
+                raise
+            except TimeoutError:
+                raise self._idle("received") from None
+
+        def send(self, *args: Any, **kwargs: Any) -> int:
+            try:
+                return super().send(*args, **kwargs)
+            except ClientIdle:
+                raise
+            except TimeoutError:
+                raise self._idle("read by the client") from None
+
+        def sendall(self, data: Any, flags: int = 0) -> None:
+            # gevent bounds a whole sendall by the timeout; here each wait for the client to take more
+            # bytes is bounded, so a large response to a slow client that keeps reading goes through.
+            view = memoryview(data).cast("B")
+            while view:
+                view = view[self.send(view, flags):]
+
+    return IdleBoundSocket
+
+
+def _has_bytes(client: Any) -> bool:
+    """Whether bytes from the client are waiting on the connection (a look that never waits)."""
+    try:
+        return bool(client._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (OSError, AttributeError):
+        return False
+
+
+def _worker_class() -> type:
+    from datarobot_drum.drum.gunicorn.workers import DrumGeventWorker
+
+    class IdleBoundGeventWorker(DrumGeventWorker):
+        """DRUM's gevent worker; client connections wait at most ``DR_ONNX_IDLE_TIMEOUT`` for a byte,
+        and the hooks' CPU-bound part runs in one native thread (``offload``)."""
+
+        def init_process(self) -> None:
+            self.idle_timeout = idle_timeout()  # a bad value fails the worker's boot, naming the setting
+            self.bounded_socket = _bounded_socket_class(self.idle_timeout)
+            super().init_process()  # patches, reinitialises the hub, loads the app (DRUM loads the model), runs
+
+        def run(self) -> None:
+            global _pool, _loop_thread
+            from gevent.threadpool import ThreadPool
+
+            _pool, _loop_thread = ThreadPool(1), _native_ident()
+            self.log.info(
+                "dr_onnx_hooks worker: gevent, up to %s connections, idle bound %s, scoring in one native thread",
+                self.worker_connections, f"{self.idle_timeout:g} s" if self.idle_timeout else "none",
+            )
+            try:
+                super().run()
+            finally:
+                pool, _pool = _pool, None
+                pool.kill()
+
+        def handle(self, listener: Any, client: Any, addr: Any) -> None:
+            client.__class__ = self.bounded_socket  # only methods added: cheaper than a new socket object
+            if self.first_byte_timeout and _has_bytes(client):
+                # DRUM's first-byte wait is for connections that have sent nothing yet; skipping it
+                # for one whose request is already here saves a trip through the event loop.
+                super(DrumGeventWorker, self).handle(listener, client, addr)
+            else:
+                super().handle(listener, client, addr)
+
+    IdleBoundGeventWorker.__module__ = __name__
+    IdleBoundGeventWorker.__qualname__ = "IdleBoundGeventWorker"
+    return IdleBoundGeventWorker
+
+
+def __getattr__(name: str) -> Any:
+    # The worker class imports gevent and DRUM only when gunicorn asks for it, so that the hooks
+    # (which import ``offload``) never import gevent, whose patching must come first in a worker.
+    if name == "IdleBoundGeventWorker":
+        worker = _worker_class()
+        globals()[name] = worker
+        return worker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,194 @@
+"""Clients that stall cannot take the server down: a real ``drum server`` started through the
+image's ``start_server.sh`` (its serving defaults: ``dr_onnx_hooks.workers.IdleBoundGeventWorker``,
+100 connections per worker), with the environment's default code (``custom.py``, ``custom_flask.py``).
+``tests/container/test_serving.py`` checks the same in the image."""
+
+import shutil
+import signal
+import socket
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from drum_helpers import label_args, write_code_dir
+from helpers import ATOL, DEFAULT_CODE, assert_probabilities, csv_bytes
+from models import classifier, features, sklearn_onnx, slow_graph
+from serving import (
+    OFFLOADING_CUSTOM_PY,
+    StartServerDrum,
+    concurrent_mixed_requests,
+    frame_from,
+    post_raw,
+    read_until_closed,
+    stall,
+)
+
+pytestmark = pytest.mark.drum
+
+LABELS = ("no", "yes")
+IDLE = 2  # DR_ONNX_IDLE_TIMEOUT for the tests of the bound, in seconds
+
+
+@pytest.fixture(scope="module")
+def model():
+    return classifier(LABELS)
+
+
+def code_dir(folder, onnx_model: bytes):
+    write_code_dir(folder, onnx_model)
+    for name in ("custom.py", "custom_flask.py"):
+        shutil.copy(DEFAULT_CODE / name, folder / name)
+    return folder
+
+
+def start(request, folder, env=None) -> StartServerDrum:
+    server = StartServerDrum(folder, "binary", label_args(positive="yes", negative="no"), env=env)
+    request.addfinalizer(server.stop)
+    return server.start(timeout=90)
+
+
+@pytest.fixture(scope="module")
+def server(request, tmp_path_factory, model):
+    """Served with the image's defaults."""
+    fitted, train = model
+    return start(request, code_dir(tmp_path_factory.mktemp("stalled") / "model", sklearn_onnx(fitted, train)))
+
+
+@pytest.fixture(scope="module")
+def quick_idle(request, tmp_path_factory, model):
+    """Served with a short idle bound."""
+    fitted, train = model
+    folder = code_dir(tmp_path_factory.mktemp("idle") / "model", sklearn_onnx(fitted, train))
+    return start(request, folder, {"DR_ONNX_IDLE_TIMEOUT": str(IDLE)})
+
+
+def assert_serves(server, model, rows=None) -> None:
+    fitted, _ = model
+    rows = features(5, seed=3) if rows is None else rows
+    assert requests.get(server.url + "/ping/", timeout=5).status_code == 200
+    response = post_raw(server.port, csv_bytes(rows), timeout=10)
+    assert_probabilities(frame_from(response), fitted, rows, LABELS)
+
+
+def test_the_image_defaults_serve_with_the_bounded_gevent_worker(server):
+    log = server.log_path.read_text()
+    assert "Using worker: dr_onnx_hooks.workers.IdleBoundGeventWorker" in log
+    assert "dr_onnx_hooks worker: gevent, up to 100 connections, idle bound 30 s" in log
+
+
+def test_a_good_request_is_answered_within_2_s_while_20_clients_hold_half_sent_bodies(server, model):
+    body = csv_bytes(features(40, seed=1))
+    stalled = stall(server.port, body, 20)
+    try:
+        time.sleep(0.5)  # all 20 accepted and waiting in their bodies
+        rows = features(12, seed=2)
+        started = time.monotonic()
+        good = post_raw(server.port, csv_bytes(rows), timeout=10)
+        elapsed = time.monotonic() - started
+        assert_probabilities(frame_from(good), model[0], rows, LABELS)
+        assert elapsed < 2, f"answered after {elapsed:.2f} s"
+        # Half of them finish their bodies and get their own predictions; the others hang up.
+        for upload in stalled[:10]:
+            assert_probabilities(frame_from(upload.finish()), model[0], features(40, seed=1), LABELS)
+    finally:
+        for upload in stalled:
+            upload.close()
+    assert_serves(server, model)
+
+
+def test_a_body_idle_past_the_bound_is_answered_400_and_closed(quick_idle, model):
+    (upload,) = stall(quick_idle.port, csv_bytes(features(30)), 1, sent=15)
+    try:
+        raw, seconds = read_until_closed(upload.sock, timeout=IDLE + 10)
+    finally:
+        upload.close()
+    assert IDLE - 0.5 < seconds < IDLE + 3, seconds
+    assert raw.startswith(b"HTTP/1.1 400"), raw[:300]
+    assert b"nothing received for 2 s (DR_ONNX_IDLE_TIMEOUT)" in raw
+    assert_serves(quick_idle, model)
+
+
+@pytest.mark.parametrize("sent, bound", [
+    (b"POST /predict/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le", IDLE),  # stalls in the headers
+    (b"", 2),  # sends nothing: DRUM's first-byte check (DRUM_GUNICORN_FIRST_BYTE_TIMEOUT, 2 s)
+])
+def test_a_connection_idle_before_its_body_is_closed(quick_idle, model, sent, bound):
+    with socket.create_connection(("127.0.0.1", quick_idle.port), timeout=10) as sock:
+        sock.sendall(sent)
+        raw, seconds = read_until_closed(sock, timeout=bound + 10)
+    assert bound - 0.5 < seconds < bound + 3, seconds
+    assert raw == b""
+    assert_serves(quick_idle, model)
+
+
+def test_a_slow_upload_that_keeps_sending_is_not_cut_by_the_bound(quick_idle, model):
+    rows = features(30, seed=4)
+    started = time.monotonic()
+    response = post_raw(quick_idle.port, csv_bytes(rows), pieces=5, pause=IDLE * 0.6)  # longer than the bound
+    assert time.monotonic() - started > IDLE * 2
+    assert_probabilities(frame_from(response), model[0], rows, LABELS)
+
+
+def test_concurrent_requests_of_different_sizes_and_formats_on_one_worker_get_their_own_predictions(server, model):
+    sizes = [1, 3, 17, 200, 1000, 2, 64, 5, 500, 9, 33, 120]
+    frames = [features(n, seed=100 + i) for i, n in enumerate(sizes)]
+    for fmt, frame, answer in concurrent_mixed_requests(server.port, frames):
+        got = frame_from(answer)
+        assert len(got) == len(frame), fmt
+        assert_probabilities(got, model[0], frame, LABELS)
+
+
+def test_sigterm_during_a_slow_upload_lets_it_finish_with_200_and_the_server_exits_0(request, tmp_path, model):
+    fitted, train = model
+    server = start(request, code_dir(tmp_path / "model", sklearn_onnx(fitted, train)))
+    rows = features(50, seed=5)
+    answer = {}
+    upload = threading.Thread(target=lambda: answer.update(r=post_raw(server.port, csv_bytes(rows), pieces=6,
+                                                                       pause=0.5)))
+    upload.start()
+    time.sleep(1.0)  # in the middle of the body
+    server.process.send_signal(signal.SIGTERM)
+    upload.join(60)
+    assert_probabilities(frame_from(answer["r"]), fitted, rows, LABELS)
+    assert server.process.wait(60) == 0
+
+
+def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request, tmp_path):
+    """The hooks' work handed to ``dr_onnx_hooks.workers.offload`` runs off the event loop."""
+    folder = write_code_dir(tmp_path / "model", slow_graph())
+    (folder / "custom.py").write_text(OFFLOADING_CUSTOM_PY)
+    server = start(request, folder)
+    slow = {}
+
+    def run_slow():
+        started = time.monotonic()
+        slow["response"] = post_raw(server.port, csv_bytes(pd.DataFrame({"x": [3.0]})), timeout=60)
+        slow["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=run_slow)
+    worker.start()
+    time.sleep(0.5)
+    pings = []
+    while worker.is_alive() and len(pings) < 10:
+        started = time.monotonic()
+        assert requests.get(server.url + "/ping/", timeout=10).status_code == 200
+        pings.append(time.monotonic() - started)
+        time.sleep(0.1)
+    worker.join(60)
+    assert slow["seconds"] > 1.5, "the run was too short to show anything"
+    assert pings and max(pings) < 0.5, pings
+    got = frame_from(slow["response"])
+    np.testing.assert_allclose(got["yes"], 1 / (1 + np.exp(-3.0)), atol=ATOL)
+
+
+def test_the_worker_class_set_through_drum_s_runtime_parameter_is_kept(request, tmp_path, model):
+    fitted, train = model
+    env = {"MLOPS_RUNTIME_PARAM_DRUM_GUNICORN_WORKER_CLASS": '{"type": "string", "payload": "sync"}'}
+    server = start(request, code_dir(tmp_path / "model", sklearn_onnx(fitted, train)), env)
+    assert "Using worker: sync" in server.log_path.read_text()
+    assert_serves(server, model)
+

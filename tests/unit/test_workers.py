@@ -1,0 +1,136 @@
+"""dr_onnx_hooks.workers without a server: the idle bound's setting, the bounded socket, ``offload``
+outside the worker, and what importing the worker class costs the gunicorn master.
+(tests/server/test_stalled_clients.py and tests/container/test_serving.py run the worker for real.)"""
+
+import errno
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from dr_onnx_hooks import workers
+from dr_onnx_hooks.errors import DrOnnxError
+
+
+def test_offload_without_the_worker_is_a_plain_call_and_raises_what_the_function_raises():
+    assert workers.offload(lambda a, b=0: a + b, 1, b=2) == 3
+    with pytest.raises(KeyError, match="boom"):
+        workers.offload(lambda: {}["boom"])
+
+
+@pytest.mark.parametrize("environ, seconds", [
+    ({}, 30),
+    ({"DR_ONNX_IDLE_TIMEOUT": "5"}, 5),
+    ({"DR_ONNX_IDLE_TIMEOUT": "0"}, None),
+    ({"MLOPS_RUNTIME_PARAM_DR_ONNX_IDLE_TIMEOUT": json.dumps({"type": "numeric", "payload": 12})}, 12),
+])
+def test_idle_timeout_setting(environ, seconds):
+    assert workers.idle_timeout(environ) == seconds
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "1.5.2"])
+def test_an_unusable_idle_timeout_names_the_setting(value):
+    with pytest.raises(DrOnnxError, match="DR_ONNX_IDLE_TIMEOUT"):
+        workers.idle_timeout({"DR_ONNX_IDLE_TIMEOUT": value})
+
+
+def bounded_pair(seconds: float):
+    """A connected pair: ``ours`` as the worker makes a client connection, ``peer`` a plain socket."""
+    from gevent import socket as gsocket
+
+    left, peer = socket.socketpair()
+    ours = gsocket.socket(left.family, left.type, left.proto, fileno=left.detach())
+    ours.__class__ = workers._bounded_socket_class(seconds)
+    ours.setblocking(True)  # what gunicorn does: blocking now means "at most the bound"
+    return ours, peer
+
+
+def test_a_client_that_sends_nothing_for_the_bound_is_a_quiet_timeout_naming_the_setting(caplog):
+    ours, peer = bounded_pair(0.2)
+    try:
+        assert ours.gettimeout() == 0.2
+        peer.sendall(b"abc")
+        assert ours.recv(10) == b"abc"
+        started = time.monotonic()
+        with pytest.raises(workers.ClientIdle) as idle:
+            ours.recv(10)
+        assert 0.15 < time.monotonic() - started < 2
+        assert isinstance(idle.value, TimeoutError) and idle.value.errno == errno.ENOTCONN  # gunicorn: no traceback
+        assert str(idle.value) == "nothing received for 0.2 s (DR_ONNX_IDLE_TIMEOUT)"
+        assert "Closing the connection from" in caplog.text
+    finally:
+        ours.close()
+        peer.close()
+
+
+def test_a_shorter_wait_gunicorn_sets_itself_stays_a_plain_timeout():
+    ours, peer = bounded_pair(5)
+    try:
+        ours.settimeout(0.05)  # as gunicorn's close_graceful does while draining
+        with pytest.raises(TimeoutError) as plain:
+            ours.recv(10)
+        assert not isinstance(plain.value, workers.ClientIdle)
+    finally:
+        ours.close()
+        peer.close()
+
+
+def test_a_large_response_to_a_slow_client_that_keeps_reading_is_not_cut():
+    ours, peer = bounded_pair(0.3)
+    payload = bytes(range(256)) * 40_000  # ~10 MB: many waits for the client, each shorter than the bound
+    received = bytearray()
+
+    def slow_reader():
+        while chunk := peer.recv(1 << 20):
+            received.extend(chunk)
+            time.sleep(0.05)
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    started = time.monotonic()
+    try:
+        ours.sendall(payload)
+    finally:
+        ours.close()
+    reader.join(30)
+    peer.close()
+    assert bytes(received) == payload
+    assert time.monotonic() - started > 0.3  # longer than the bound in all
+
+
+def test_a_client_that_stops_reading_the_response_is_timed_out():
+    ours, peer = bounded_pair(0.2)
+    try:
+        with pytest.raises(workers.ClientIdle, match="nothing read by the client for 0.2 s"):
+            ours.sendall(b"x" * 50_000_000)
+    finally:
+        ours.close()
+        peer.close()
+
+
+def test_has_bytes_looks_without_waiting_or_consuming():
+    ours, peer = bounded_pair(5)
+    try:
+        assert not workers._has_bytes(ours)
+        peer.sendall(b"GET")
+        time.sleep(0.05)
+        assert workers._has_bytes(ours) and ours.recv(3) == b"GET"
+    finally:
+        ours.close()
+        peer.close()
+
+
+def test_the_worker_class_loads_without_onnxruntime_or_pandas():
+    """gunicorn's master imports the worker class before it forks: onnxruntime imported there makes
+    every worker abort when it exits (std::system_error, "No such process")."""
+    code = (
+        "import sys, dr_onnx_hooks.workers as w; w.IdleBoundGeventWorker; "
+        "print(sorted(m for m in ('onnxruntime', 'pandas', 'numpy', 'onnx') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
