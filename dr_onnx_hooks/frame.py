@@ -2,9 +2,9 @@
 
 DRUM checks probabilities strictly: no value above 1.0 at all and rows summing to 1 within
 ``np.isclose``'s 1e-5. float32 arithmetic in a model misses that by a hair, so probabilities are
-clipped into [0, 1] and rows renormalised in float64, each only when needed (a pass over the
-values saved when not). Values further off than ``NOISE`` are not float noise but not
-probabilities at all (logits, scores): that is an error naming the output.
+clipped into [0, 1] (only when a value is past them: a pass saved) and rows renormalised in
+float64. Values further off than ``NOISE`` are not float noise but not probabilities at all
+(logits, scores): that is an error naming the output.
 
 The conversion decided at load (``outputs.OutputChoice.transform``: exp of log-probabilities,
 softmax or sigmoid of logits) is applied first. NaN or infinite predictions are never served:
@@ -21,7 +21,6 @@ from .labels import ClassColumns
 from .outputs import not_probabilities
 
 NOISE = 1e-3
-RENORMALISE = 1e-7  # rows further than this from 1 are divided by their sum (DRUM allows about 1e-5)
 PREDICTIONS = "Predictions"
 
 
@@ -104,6 +103,5 @@ def probability_frame(
         worst = np.abs(sums - 1.0).max()
         if worst > NOISE:
             raise not_probabilities(output, f"rows sum to as far as {worst:.6g} from 1")
-        if worst > RENORMALISE:
-            probabilities /= sums
+        probabilities /= sums
     return pd.DataFrame(probabilities, columns=columns.index, copy=False)

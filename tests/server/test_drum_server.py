@@ -62,7 +62,7 @@ def test_binary_predictions_are_named_by_class(binary):
         (lambda rows: rows.assign(extra=1.0), ("expects 4 column", "received 5")),
         (lambda rows: rows.iloc[:, :3], ("expects 4 column", "received 3")),
         (lambda rows: rows.astype({"f2": object}).assign(f2=["oops"] + list(rows["f2"].iloc[1:])),
-         ("'f2'", "'oops'", "not a number")),
+         ("'f2'", "text of 4 characters at row 1", "not a number")),
     ],
     ids=["extra-column", "missing-column", "text-in-numeric-column"],
 )
