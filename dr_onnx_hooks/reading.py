@@ -77,7 +77,6 @@ from .quoting import escaped, listed, quoted
 COLUMNS_SETTING = "DR_ONNX_MAX_COLUMNS"
 ROWS_SETTING = "DR_ONNX_MAX_ROWS"
 CELLS_SETTING = "DR_ONNX_MAX_CELLS"
-# Not read from the environment yet: ``Limits.cell_bytes`` takes DEFAULT_CELL_BYTES until settings.py reads it.
 CELL_BYTES_SETTING = "DR_ONNX_MAX_CELL_BYTES"
 DEFAULT_CELL_BYTES = 1_000_000
 BYTES_PER_CELL = 8  # decompressed Arrow may take 8 bytes (a float64) per cell the limits accept, in all
@@ -135,6 +134,7 @@ class Limits:
             read_int(COLUMNS_SETTING, cls.columns, environ=environ),
             read_int(ROWS_SETTING, cls.rows, environ=environ),
             read_int(CELLS_SETTING, cls.cells, environ=environ),
+            read_int(CELL_BYTES_SETTING, cls.cell_bytes, environ=environ),
         )
 
     @property

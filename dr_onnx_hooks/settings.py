@@ -111,7 +111,7 @@ class Settings:
             f"chunks of {self.chunk_rows} rows; run timeout {self.run_timeout or 'none'} s, warm-up timeout "
             f"{self.warmup_timeout or 'none'} s; cell values {'shown' if self.show_values else 'hidden'} in messages; "
             f"bodies up to {self.max_body_bytes} bytes; limits {limits.columns} columns, {limits.rows} rows, "
-            f"{limits.cells} cells ({self.memory}); {self.session.describe()}"
+            f"{limits.cells} cells ({self.memory}), {limits.cell_bytes} bytes a cell; {self.session.describe()}"
         )
 
 
