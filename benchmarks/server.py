@@ -7,24 +7,33 @@ importing only ``load_model`` and ``score`` (DRUM parses the CSV); the bare mode
 DRUM's built-in predictor; and a forest with ``DR_ONNX_ALLOW_SPINNING`` off and on. Measures
 requests/s, p50/p99 latency and worker CPU of 1-row and 1000-row CSV POSTs from a sequential
 loopback client, the servers taking turns in blocks, and the first requests after start against
-the steady state.
+the steady state. Then the gunicorn worker: DRUM's default sync worker against the image's
+default (``start_server.sh``: ``dr_onnx_hooks.workers.IdleBoundGeventWorker``, 100 connections)
+and against that worker with the hooks handing their CPU-bound part to its native thread (the
+proposed ``hooks.py`` change, as a custom.py), from one client and from several at once, and
+``/ping/``'s latency while a long request runs.
 """
 
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psutil
 import requests
 
 from drum_helpers import CUSTOM_PY, DrumServer, label_args  # tests/drum_helpers.py
 from helpers import csv_bytes  # tests/helpers.py
+from models import slow_graph  # tests/models.py
+from serving import OFFLOADING_CUSTOM_FLASK_PY, StartServerDrum  # tests/serving.py
 
 from .harness import NEGATIVE, POSITIVE, ROOT, Report, frame_of, ms, row_count
 
 FIRST_REQUESTS = 5
 BLOCK = 25  # requests per server per turn
+CLIENTS = (1, 4)  # clients sending at once, in the worker comparison
 
 Setup = tuple[str, str | None, Mapping[str, str]]  # model, custom.py (None: DRUM's predictor), extra env
 
@@ -145,6 +154,7 @@ def server(
         [[name, ", ".join(ms(v) for v in first[name]), ms(steady[name]), f"{first[name][0] / steady[name]:.1f}"]
          for name in first],
     )
+    workers(report, models, workdir, requests_per_size)
     met = report.target("server: first request / steady (1 row)", first["ours"][0] / steady["ours"], 2.0)
     if not met:
         ours_call = first_calls["logreg"]
@@ -157,3 +167,147 @@ def server(
             f"JSON writer: cold Python code and caches, fading over the first requests (server section), "
             f"outside the hooks."
         )
+
+
+# --- the gunicorn worker ----------------------------------------------------------------------------
+
+WorkerSetup = tuple[type[DrumServer], str]  # how the server starts, its custom_flask.py
+SYNC = "sync (DRUM's default)"
+
+
+def worker_setups() -> dict[str, WorkerSetup]:
+    flask_ext = (ROOT / "default_code" / "custom_flask.py").read_text()
+    return {
+        SYNC: (DrumServer, flask_ext),
+        "image default": (StartServerDrum, flask_ext),
+        "image default, offloading": (StartServerDrum, OFFLOADING_CUSTOM_FLASK_PY),
+    }
+
+
+def start_worker_servers(model: bytes, workdir: Path, name: str) -> dict[str, DrumServer]:
+    servers: dict[str, DrumServer] = {}
+    try:
+        for label, (kind, flask_ext) in worker_setups().items():
+            folder = workdir / f"{name}-{len(servers)}"
+            folder.mkdir()
+            (folder / "model.onnx").write_bytes(model)
+            (folder / "custom.py").write_text((ROOT / "default_code" / "custom.py").read_text())
+            (folder / "custom_flask.py").write_text(flask_ext)
+            servers[label] = kind(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir).start(timeout=90)
+    except BaseException:
+        for running in servers.values():
+            running.stop()
+        raise
+    return servers
+
+
+def timed_block(running: DrumServer, body: bytes, clients: int, count: int) -> tuple[list[float], float]:
+    """``count`` POSTs from ``clients`` clients at once: each request's latency, and the wall time of all."""
+    latencies: list[float] = []
+    errors: list[BaseException] = []
+
+    def client(n: int) -> None:
+        try:
+            latencies.extend(post(running, body) for _ in range(n))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(count // clients,)) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return latencies, time.perf_counter() - start
+
+
+def ping_during_long_request(running: DrumServer, units: float = 2.0) -> tuple[float, float]:
+    """The slowest ``/ping/`` answer while one long request runs (slow_graph: about 1e6 loop steps per unit
+    of ``x``), and how long that request took."""
+    body = csv_bytes(pd.DataFrame({"x": [units]}))
+    took: list[float] = []
+    thread = threading.Thread(target=lambda: took.append(post(running, body)))
+    thread.start()
+    time.sleep(0.3)
+    slowest = 0.0
+    while thread.is_alive():
+        start = time.perf_counter()
+        requests.get(running.url + "/ping/", timeout=60)
+        slowest = max(slowest, time.perf_counter() - start)
+        time.sleep(0.05)
+    thread.join()
+    return slowest, took[0]
+
+
+def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per_size: int) -> None:
+    report.heading(
+        "drum server: the gunicorn worker",
+        "The logistic regression behind three servers taking turns in blocks of "
+        f"{BLOCK} requests, {requests_per_size} requests per server, size and client count: *sync (DRUM's "
+        "default)*, a plain `drum server`; *image default*, the same started through `start_server.sh` "
+        "(`dr_onnx_hooks.workers.IdleBoundGeventWorker`, 100 connections per worker, 30 s idle bound); "
+        "*offloading*, that worker with each request that has a body handled in the worker's native thread once "
+        "the body is read, the proposed one-line change to `flask_ext.BodyGuard` (`tests/serving.py`, "
+        "`OFFLOADING_CUSTOM_FLASK_PY`). Every server has the environment's `custom.py` and `custom_flask.py`. "
+        "Several clients are threads of this process, on the same CPUs.",
+    )
+    bodies = {1: csv_bytes(frame_of(1, seed=7)), 100: csv_bytes(frame_of(100, seed=9))}
+    model = (models["logreg"] / "model.onnx").read_bytes()
+    servers = start_worker_servers(model, workdir, "worker")
+    results: dict[tuple[str, int, int], tuple[list[float], float, float]] = {}
+    try:
+        for size, body in bodies.items():
+            for clients in CLIENTS:
+                for _ in range(max(1, requests_per_size // BLOCK)):
+                    for name, running in servers.items():
+                        time.sleep(0.02)
+                        before = worker_cpu(running)
+                        latencies, wall = timed_block(running, body, clients, BLOCK)
+                        used = worker_cpu(running) - before
+                        old = results.get((name, size, clients), ([], 0.0, 0.0))
+                        results[name, size, clients] = (old[0] + latencies, old[1] + wall, old[2] + used)
+    finally:
+        for running in servers.values():
+            running.stop()
+    rows = []
+    rate: dict[tuple[str, int, int], float] = {}
+    for (name, size, clients), (latencies, wall, used) in results.items():
+        rate[name, size, clients] = len(latencies) / wall
+        rows.append([name, f"{size:,}", str(clients), f"{rate[name, size, clients]:.0f}",
+                     ms(float(np.median(latencies))), ms(float(np.percentile(latencies, 99))),
+                     ms(used / len(latencies))])
+        report.row(rows[-1])
+    report.table(["worker", "rows per request", "clients", "requests/s", "p50 ms", "p99 ms",
+                  "worker CPU ms per request"], rows)
+    for size in bodies:
+        for clients in CLIENTS:
+            report.target(
+                f"server: req/s image default / sync worker, {size:,}-row requests, {clients} client(s)",
+                rate["image default", size, clients] / rate[SYNC, size, clients], 1.0,
+                at_least=True,
+            )
+    slow = start_worker_servers(slow_graph(), workdir, "slow")
+    try:
+        pings = {name: ping_during_long_request(running) for name, running in slow.items()}
+    finally:
+        for running in slow.values():
+            running.stop()
+    report.table(["worker", "the long request, s", "slowest /ping/ meanwhile, ms"],
+                 [[name, f"{took:.1f}", ms(slowest)] for name, (slowest, took) in pings.items()])
+    for name, (slowest, took) in pings.items():
+        report.row([name, f"request {took:.1f} s", f"slowest /ping/ {ms(slowest)} ms"])
+    if any(rate["image default", s, c] < rate[SYNC, s, c] for s in bodies for c in CLIENTS):
+        report.notes.append(
+            "Worker: the image's gevent worker costs the event loop's share of each connection (accepting it, "
+            "a greenlet, switches to and from the loop, gevent's locks): worker CPU per request "
+            + ", ".join(
+                f"{ms(results['image default', s, 1][2] / len(results['image default', s, 1][0]))} against "
+                f"{ms(results[SYNC, s, 1][2] / len(results[SYNC, s, 1][0]))} ms at {row_count(s)}"
+                for s in bodies
+            )
+            + " (sync), in exchange for serving other connections while some stall (tests/server/"
+            "test_stalled_clients.py). *offloading* adds a hand-over to the native thread and back per request."
+        )
+

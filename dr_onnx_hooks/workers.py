@@ -16,14 +16,15 @@ in ``GUNICORN_CMD_ARGS``, which gunicorn applies after DRUM's ``gunicorn.conf.py
   sends no *first* byte within ``DRUM_GUNICORN_FIRST_BYTE_TIMEOUT`` (2 s); that check is kept.
   Together with ``worker_connections`` this bounds what hanging clients can hold: at most that
   many connections per worker, each for at most the bound after its last byte.
-* **A native scoring thread** (``offload``): the hooks run their CPU-bound part (parsing a body,
-  ``session.run``) through ``offload``, which under this worker runs it in one native thread per
-  worker (gevent's ``ThreadPool`` of size 1) while the greenlet waits. The worker's event loop
-  keeps running meanwhile: ``/ping/`` is answered, other connections are read and timed, and
-  gunicorn's heartbeat goes on. One thread per worker keeps the scoring itself serial, as with
-  the sync worker, so onnxruntime's thread count (``DR_ONNX_INTRA_OP_THREADS``, usable CPUs ÷
-  workers) still describes what runs at once. Without this worker (``drum score``, a sync
-  worker, DRUM's own gevent worker) ``offload`` just calls the function.
+* **A native thread for the work** (``offload``, ``handle_request``): ``offload`` runs a function
+  in one native thread per worker (gevent's ``ThreadPool`` of size 1) while the calling greenlet
+  waits; the event loop keeps running meanwhile: ``/ping/`` is answered, other connections are
+  read and timed, gunicorn's heartbeat goes on. ``handle_request`` uses it for a request whose
+  body is read, unless the body is small and the last small request was quick (the hand-over to
+  the thread and back costs about 0.05-0.1 ms). One thread per worker keeps the scoring serial, as
+  with the sync worker, so onnxruntime's thread count (``DR_ONNX_INTRA_OP_THREADS``, usable CPUs ÷
+  workers) still describes what runs at once. Without this worker (``drum score``, a sync worker,
+  DRUM's own gevent worker) both are plain calls.
 """
 
 import _thread
@@ -31,6 +32,7 @@ import errno
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -72,6 +74,46 @@ def offload(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if pool is None or _native_ident() != _loop_thread:
         return function(*args, **kwargs)
     return pool.apply(function, args, kwargs)
+
+
+INLINE_BODY_BYTES = 1 << 16  # a body this small parses in well under a millisecond
+QUICK_SECONDS = 0.01  # a request that takes less blocks the event loop for less than the hand-over is worth
+
+
+class _Pace:
+    """How long the last small request took to handle, per worker process."""
+
+    last_small = 0.0
+    busy = 0  # requests handed to the native thread and not back yet (counted on the loop's thread)
+
+
+def handle_request(app: Callable[..., T], environ: dict, start_response: Callable, body_bytes: int) -> T:
+    """``app(environ, start_response)`` for a request whose body (``body_bytes``) is already read,
+    where it costs least: on the event loop when the body is small, the native thread is idle and
+    the last small request took under ``QUICK_SECONDS`` to handle (the hand-over to the thread and
+    back costs about 0.05-0.1 ms, a few per cent of a one-row request); in the native thread
+    (``offload``) otherwise, so that a slow model or a large body does not hold the loop. Without
+    ``IdleBoundGeventWorker`` it is a plain call.
+    """
+    if _pool is None or _native_ident() != _loop_thread:
+        return app(environ, start_response)
+    small = body_bytes <= INLINE_BODY_BYTES
+
+    def timed() -> T:
+        started = time.perf_counter()
+        try:
+            return app(environ, start_response)
+        finally:
+            if small:
+                _Pace.last_small = time.perf_counter() - started
+
+    if small and not _Pace.busy and _Pace.last_small < QUICK_SECONDS:
+        return timed()
+    _Pace.busy += 1
+    try:
+        return offload(timed)
+    finally:
+        _Pace.busy -= 1
 
 
 def idle_timeout(environ=os.environ) -> float | None:
@@ -182,7 +224,7 @@ def _worker_class() -> type:
 
             _pool, _loop_thread = ThreadPool(1), _native_ident()
             self.log.info(
-                "dr_onnx_hooks worker: gevent, up to %s connections, idle bound %s, scoring in one native thread",
+                "dr_onnx_hooks worker: gevent, up to %s connections, idle bound %s, a native thread for long requests",
                 self.worker_connections, f"{self.idle_timeout:g} s" if self.idle_timeout else "none",
             )
             try:

@@ -17,29 +17,32 @@ import numpy as np
 import pandas as pd
 
 from drum_helpers import DRUM, DrumServer
-from helpers import ROOT, encoded
+from helpers import ROOT, csv_bytes, encoded
 
 START_SERVER = ROOT / "start_server.sh"
 
-# What the hooks do to hand their CPU-bound part to the image's worker (dr_onnx_hooks.workers.offload):
-# the proposed change to hooks.py, as a model folder's custom.py. Small bodies parse in well under a
-# millisecond (less than the hand-over costs), so they are read on the event loop.
-OFFLOADING_CUSTOM_PY = """\
-from dr_onnx_hooks import load_model
-from dr_onnx_hooks import hooks
-from dr_onnx_hooks.workers import offload
-
-INLINE_BODY_BYTES = 1 << 16
-
-
-def read_input_data(binary_data):
-    if len(binary_data) <= INLINE_BODY_BYTES:
-        return hooks.read_input_data(binary_data)
-    return offload(hooks.read_input_data, binary_data)
+# The proposed change to dr_onnx_hooks.flask_ext.BodyGuard (once the body is read, ``return
+# handle_request(self.app, environ, start_response, len(body))``), as a model folder's
+# custom_flask.py: a request with a body is handled (DRUM's parsing, the hooks, its marshalling,
+# the JSON) in the worker's native thread unless it is small and quick (dr_onnx_hooks.workers.
+# handle_request); GET routes (/ping/) stay on the event loop. Where BodyGuard already does it, the
+# inner call is a plain one.
+OFFLOADING_CUSTOM_FLASK_PY = """\
+from dr_onnx_hooks.flask_ext import init_app as _init_app
+from dr_onnx_hooks.workers import handle_request
 
 
-def score(data, model, **kwargs):
-    return offload(hooks.score, data, model, **kwargs)
+def init_app(app):
+    _init_app(app)
+    guard = app.wsgi_app
+    inner = guard.app
+
+    def after_the_body(environ, start_response):
+        if environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):  # the requests BodyGuard reads first
+            return handle_request(inner, environ, start_response, int(environ["CONTENT_LENGTH"]))
+        return inner(environ, start_response)
+
+    guard.app = after_the_body
 """
 
 # Formats sent side by side to one worker, with their Content-Type.
@@ -180,3 +183,31 @@ def concurrent_mixed_requests(port: int, frames: Sequence[pd.DataFrame], host: s
             raise AssertionError(f"{fmt} request of {len(frame)} rows failed: {answer!r}")
         results.append((fmt, frame, answer))
     return results
+
+
+def pings_during_a_long_request(port: int, units: float = 3.0, host: str = "127.0.0.1"):
+    """Against a ``slow_graph`` model (about 1e6 loop steps per unit of ``x``): one short but not quick
+    request (after which small requests go to the worker's native thread), then a long one and, while
+    it runs, ``/ping/`` every 0.1 s. The long request's answer and seconds, and each ping's seconds."""
+    import requests
+
+    warm = post_raw(port, csv_bytes(pd.DataFrame({"x": [0.05]})), host=host)
+    assert warm.status == 200, warm.body[:300]
+    long_request: dict = {}
+
+    def run() -> None:
+        started = time.monotonic()
+        long_request["response"] = post_raw(port, csv_bytes(pd.DataFrame({"x": [units]})), host=host)
+        long_request["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.5)
+    pings = []
+    while thread.is_alive() and len(pings) < 10:
+        started = time.monotonic()
+        assert requests.get(f"http://{host}:{port}/ping/", timeout=30).status_code == 200
+        pings.append(time.monotonic() - started)
+        time.sleep(0.1)
+    thread.join(60)
+    return long_request["response"], long_request["seconds"], pings

@@ -2,22 +2,23 @@
 variables only, no arguments) with ``docker run``: stalled uploads, idle connections, SIGTERM
 during an upload, concurrent requests on one worker; and requests Werkzeug refuses early."""
 
+import shutil
 import socket
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import requests
 
-from helpers import ATOL, assert_probabilities, csv_bytes
+from helpers import ATOL, ROOT, assert_probabilities, csv_bytes
 from models import classifier, features, sklearn_onnx, slow_graph, write_model
 from serving import (
-    OFFLOADING_CUSTOM_PY,
+    OFFLOADING_CUSTOM_FLASK_PY,
     concurrent_mixed_requests,
     frame_from,
+    pings_during_a_long_request,
     post_raw,
     read_until_closed,
     stall,
@@ -156,25 +157,10 @@ def test_sigterm_during_a_slow_upload_lets_it_finish_with_200_and_the_container_
 def test_ping_is_answered_while_a_long_request_runs_in_the_worker_s_native_thread(tmp_path, container):
     folder = tmp_path / "model"
     write_model(folder, slow_graph())
-    (folder / "custom.py").write_text(OFFLOADING_CUSTOM_PY)
+    shutil.copy(ROOT / "default_code" / "custom.py", folder / "custom.py")
+    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
     running = container(BINARY, [f"{readable(folder)}:/opt/code:ro"]).run()
     running.wait_ready()
-    slow = {}
-
-    def run_slow():
-        started = time.monotonic()
-        slow["response"] = post_raw(running.port, csv_bytes(pd.DataFrame({"x": [3.0]})), timeout=60)
-        slow["seconds"] = time.monotonic() - started
-
-    worker = threading.Thread(target=run_slow)
-    worker.start()
-    time.sleep(0.5)
-    pings = []
-    while worker.is_alive() and len(pings) < 10:
-        started = time.monotonic()
-        assert requests.get(running.url + "/ping/", timeout=10).status_code == 200
-        pings.append(time.monotonic() - started)
-        time.sleep(0.1)
-    worker.join(60)
-    assert slow["seconds"] > 1.5 and pings and max(pings) < 0.5, (slow["seconds"], pings)
-    np.testing.assert_allclose(frame_from(slow["response"])["yes"], 1 / (1 + np.exp(-3.0)), atol=ATOL)
+    response, seconds, pings = pings_during_a_long_request(running.port)
+    assert seconds > 1.5 and pings and max(pings) < 0.5, (seconds, pings)
+    np.testing.assert_allclose(frame_from(response)["yes"], 1 / (1 + np.exp(-3.0)), atol=ATOL)

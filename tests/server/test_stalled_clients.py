@@ -10,7 +10,6 @@ import threading
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 import requests
 
@@ -18,10 +17,11 @@ from drum_helpers import label_args, write_code_dir
 from helpers import ATOL, DEFAULT_CODE, assert_probabilities, csv_bytes
 from models import classifier, features, sklearn_onnx, slow_graph
 from serving import (
-    OFFLOADING_CUSTOM_PY,
+    OFFLOADING_CUSTOM_FLASK_PY,
     StartServerDrum,
     concurrent_mixed_requests,
     frame_from,
+    pings_during_a_long_request,
     post_raw,
     read_until_closed,
     stall,
@@ -64,6 +64,15 @@ def quick_idle(request, tmp_path_factory, model):
     fitted, train = model
     folder = code_dir(tmp_path_factory.mktemp("idle") / "model", sklearn_onnx(fitted, train))
     return start(request, folder, {"DR_ONNX_IDLE_TIMEOUT": str(IDLE)})
+
+
+@pytest.fixture(scope="module")
+def offloading(request, tmp_path_factory, model):
+    """Each request with a body handled in the worker's native thread (the proposed BodyGuard change)."""
+    fitted, train = model
+    folder = code_dir(tmp_path_factory.mktemp("offloading") / "model", sklearn_onnx(fitted, train))
+    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
+    return start(request, folder)
 
 
 def assert_serves(server, model, rows=None) -> None:
@@ -133,7 +142,11 @@ def test_a_slow_upload_that_keeps_sending_is_not_cut_by_the_bound(quick_idle, mo
     assert_probabilities(frame_from(response), model[0], rows, LABELS)
 
 
-def test_concurrent_requests_of_different_sizes_and_formats_on_one_worker_get_their_own_predictions(server, model):
+@pytest.mark.parametrize("served", ["server", "offloading"])
+def test_concurrent_requests_of_different_sizes_and_formats_on_one_worker_get_their_own_predictions(
+    request, served, model
+):
+    server = request.getfixturevalue(served)
     sizes = [1, 3, 17, 200, 1000, 2, 64, 5, 500, 9, 33, 120]
     frames = [features(n, seed=100 + i) for i, n in enumerate(sizes)]
     for fmt, frame, answer in concurrent_mixed_requests(server.port, frames):
@@ -158,31 +171,14 @@ def test_sigterm_during_a_slow_upload_lets_it_finish_with_200_and_the_server_exi
 
 
 def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request, tmp_path):
-    """The hooks' work handed to ``dr_onnx_hooks.workers.offload`` runs off the event loop."""
-    folder = write_code_dir(tmp_path / "model", slow_graph())
-    (folder / "custom.py").write_text(OFFLOADING_CUSTOM_PY)
+    """A request handed to the worker's native thread once its body is read runs off the event loop."""
+    folder = code_dir(tmp_path / "model", slow_graph())
+    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
     server = start(request, folder)
-    slow = {}
-
-    def run_slow():
-        started = time.monotonic()
-        slow["response"] = post_raw(server.port, csv_bytes(pd.DataFrame({"x": [3.0]})), timeout=60)
-        slow["seconds"] = time.monotonic() - started
-
-    worker = threading.Thread(target=run_slow)
-    worker.start()
-    time.sleep(0.5)
-    pings = []
-    while worker.is_alive() and len(pings) < 10:
-        started = time.monotonic()
-        assert requests.get(server.url + "/ping/", timeout=10).status_code == 200
-        pings.append(time.monotonic() - started)
-        time.sleep(0.1)
-    worker.join(60)
-    assert slow["seconds"] > 1.5, "the run was too short to show anything"
+    response, seconds, pings = pings_during_a_long_request(server.port)
+    assert seconds > 1.5, "the run was too short to show anything"
     assert pings and max(pings) < 0.5, pings
-    got = frame_from(slow["response"])
-    np.testing.assert_allclose(got["yes"], 1 / (1 + np.exp(-3.0)), atol=ATOL)
+    np.testing.assert_allclose(frame_from(response)["yes"], 1 / (1 + np.exp(-3.0)), atol=ATOL)
 
 
 def test_the_worker_class_set_through_drum_s_runtime_parameter_is_kept(request, tmp_path, model):

@@ -134,3 +134,59 @@ def test_the_worker_class_loads_without_onnxruntime_or_pandas():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+class FakePool:
+    """Stands in for the worker's native thread: runs the function, and counts the hand-overs."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def apply(self, function, args=(), kwargs=None):
+        self.calls += 1
+        return function(*args, **(kwargs or {}))
+
+
+@pytest.fixture
+def pool(monkeypatch):
+    fake = FakePool()
+    monkeypatch.setattr(workers, "_pool", fake)
+    monkeypatch.setattr(workers, "_loop_thread", workers._native_ident())
+    monkeypatch.setattr(workers._Pace, "last_small", 0.0)
+    monkeypatch.setattr(workers._Pace, "busy", 0)
+    return fake
+
+
+def app_taking(seconds: float):
+    def app(environ, start_response):
+        time.sleep(seconds)
+        return [b"ok"]
+
+    return app
+
+
+def test_handle_request_outside_the_worker_is_a_plain_call(monkeypatch):
+    monkeypatch.setattr(workers, "_pool", None)
+    assert workers.handle_request(app_taking(0), {}, None, 10**9) == [b"ok"]
+
+
+def test_small_quick_requests_stay_on_the_loop_and_large_bodies_go_to_the_native_thread(pool):
+    workers.handle_request(app_taking(0), {}, None, 100)
+    assert pool.calls == 0
+    workers.handle_request(app_taking(0), {}, None, workers.INLINE_BODY_BYTES + 1)
+    assert pool.calls == 1
+
+
+def test_after_a_small_request_that_was_not_quick_small_ones_go_to_the_thread_until_one_is_quick(pool):
+    workers.handle_request(app_taking(workers.QUICK_SECONDS * 2), {}, None, 100)  # runs on the loop, once
+    assert pool.calls == 0
+    workers.handle_request(app_taking(0), {}, None, 100)  # handed over, and quick
+    assert pool.calls == 1
+    workers.handle_request(app_taking(0), {}, None, 100)  # back on the loop
+    assert pool.calls == 1
+
+
+def test_while_the_native_thread_is_busy_small_requests_queue_behind_it(pool, monkeypatch):
+    monkeypatch.setattr(workers._Pace, "busy", 1)
+    workers.handle_request(app_taking(0), {}, None, 100)
+    assert pool.calls == 1
