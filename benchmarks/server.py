@@ -20,14 +20,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import psutil
 import requests
 
 from drum_helpers import CUSTOM_PY, DrumServer, label_args  # tests/drum_helpers.py
 from helpers import csv_bytes  # tests/helpers.py
 from models import slow_graph  # tests/models.py
-from serving import OFFLOADING_CUSTOM_FLASK_PY, StartServerDrum  # tests/serving.py
+from serving import (  # tests/serving.py
+    OFFLOADING_CUSTOM_FLASK_PY,
+    StartServerDrum,
+    pings_during_a_long_request,
+)
 
 from .harness import NEGATIVE, POSITIVE, ROOT, Report, frame_of, ms, row_count
 
@@ -223,22 +226,13 @@ def timed_block(running: DrumServer, body: bytes, clients: int, count: int) -> t
     return latencies, time.perf_counter() - start
 
 
-def ping_during_long_request(running: DrumServer, units: float = 2.0) -> tuple[float, float]:
-    """The slowest ``/ping/`` answer while one long request runs (slow_graph: about 1e6 loop steps per unit
-    of ``x``), and how long that request took."""
-    body = csv_bytes(pd.DataFrame({"x": [units]}))
-    took: list[float] = []
-    thread = threading.Thread(target=lambda: took.append(post(running, body)))
-    thread.start()
-    time.sleep(0.3)
-    slowest = 0.0
-    while thread.is_alive():
-        start = time.perf_counter()
-        requests.get(running.url + "/ping/", timeout=60)
-        slowest = max(slowest, time.perf_counter() - start)
-        time.sleep(0.05)
-    thread.join()
-    return slowest, took[0]
+def ping_during_long_request(running: DrumServer) -> tuple[float, float]:
+    """The slowest ``/ping/`` answer while one long request runs (after a short one, which tells
+    ``handle_request`` that this model is not quick), and how long that request took."""
+    response, seconds, pings = pings_during_a_long_request(running.port, units=2.0)
+    if response.status != 200:
+        raise RuntimeError(f"{running.url} answered {response.status}: {response.body[:300]!r}")
+    return max(pings), seconds
 
 
 def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per_size: int) -> None:
@@ -308,6 +302,7 @@ def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per
                 for s in bodies
             )
             + " (sync), in exchange for serving other connections while some stall (tests/server/"
-            "test_stalled_clients.py). *offloading* adds a hand-over to the native thread and back per request."
+            "test_stalled_clients.py). *offloading* hands a request to the native thread and back (about 0.05-0.1 "
+            "ms) only when its body is over 64 KiB or the last small request took 10 ms or more."
         )
 
