@@ -87,6 +87,13 @@ class _Pace:
     busy = 0  # requests handed to the native thread and not back yet (counted on the loop's thread)
 
 
+def expect_request_seconds(seconds: float | None) -> None:
+    """Start ``handle_request``'s pace from what the model took at load (its warm-up run), so that
+    the first request to a slow model does not hold the event loop either."""
+    if seconds is not None:
+        _Pace.last_small = seconds
+
+
 def handle_request(app: Callable[..., T], environ: dict, start_response: Callable, body_bytes: int) -> T:
     """``app(environ, start_response)`` for a request whose body (``body_bytes``) is already read,
     where it costs least: on the event loop when the body is small, the native thread is idle and

@@ -190,3 +190,12 @@ def test_while_the_native_thread_is_busy_small_requests_queue_behind_it(pool, mo
     monkeypatch.setattr(workers._Pace, "busy", 1)
     workers.handle_request(app_taking(0), {}, None, 100)
     assert pool.calls == 1
+
+
+def test_a_model_slow_at_load_has_its_first_small_request_handed_over(pool):
+    workers.expect_request_seconds(workers.QUICK_SECONDS * 3)
+    workers.handle_request(app_taking(0), {}, None, 100)
+    assert pool.calls == 1
+    workers.expect_request_seconds(None)  # nothing measured: the pace is left as it is
+    workers.handle_request(app_taking(0), {}, None, 100)
+    assert pool.calls == 1
