@@ -15,7 +15,9 @@ in ``GUNICORN_CMD_ARGS``, which gunicorn applies after DRUM's ``gunicorn.conf.py
   cannot be read). DRUM's ``DrumGeventWorker``, which this extends, only drops a connection that
   sends no *first* byte within ``DRUM_GUNICORN_FIRST_BYTE_TIMEOUT`` (2 s); that check is kept.
   Together with ``worker_connections`` this bounds what hanging clients can hold: at most that
-  many connections per worker, each for at most the bound after its last byte.
+  many connections per worker, each for at most the bound after its last byte. Once the worker
+  stops (SIGTERM), requests in progress finish, and a connection that has waited ``SHUTDOWN_IDLE``
+  (5 s) on its client is closed, so that quiet clients do not hold the shutdown for the bound.
 * **A native thread for the work** (``offload``, ``handle_request``): ``offload`` runs a function
   in one native thread per worker (gevent's ``ThreadPool`` of size 1) while the calling greenlet
   waits; the event loop keeps running meanwhile: ``/ping/`` is answered, other connections are
@@ -33,6 +35,7 @@ import logging
 import os
 import socket
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -49,6 +52,10 @@ T = TypeVar("T")
 # runs in, and the native thread running the worker's event loop (the one that hands work to it).
 _pool: Any = None
 _loop_thread: int | None = None
+# Client connections waiting for the client (to send, or to take what is sent), since when.
+_waiting: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
+
+SHUTDOWN_IDLE = 5.0  # once the worker stops, a connection that waits on its client this long is closed
 
 
 def _native_ident() -> int:
@@ -172,28 +179,37 @@ def _bounded_socket_class(seconds: float | None) -> type:
             return idle
 
         def recv(self, *args: Any, **kwargs: Any) -> bytes:
+            _waiting[self] = time.monotonic()
             try:
                 return super().recv(*args, **kwargs)
             except ClientIdle:
                 raise
             except TimeoutError:
                 raise self._idle("received") from None
+            finally:
+                _waiting.pop(self, None)
 
         def recv_into(self, *args: Any, **kwargs: Any) -> int:
+            _waiting[self] = time.monotonic()
             try:
                 return super().recv_into(*args, **kwargs)
             except ClientIdle:
                 raise
             except TimeoutError:
                 raise self._idle("received") from None
+            finally:
+                _waiting.pop(self, None)
 
         def send(self, *args: Any, **kwargs: Any) -> int:
+            _waiting[self] = time.monotonic()
             try:
                 return super().send(*args, **kwargs)
             except ClientIdle:
                 raise
             except TimeoutError:
                 raise self._idle("read by the client") from None
+            finally:
+                _waiting.pop(self, None)
 
         def sendall(self, data: Any, flags: int = 0) -> None:
             # gevent bounds a whole sendall by the timeout; here each wait for the client to take more
@@ -234,11 +250,36 @@ def _worker_class() -> type:
                 "dr_onnx_hooks worker: gevent, up to %s connections, idle bound %s, a native thread for long requests",
                 self.worker_connections, f"{self.idle_timeout:g} s" if self.idle_timeout else "none",
             )
+            import gevent
+
+            gevent.spawn(self.close_idle_when_stopping)
             try:
                 super().run()
             finally:
                 pool, _pool = _pool, None
                 pool.kill()
+
+        def close_idle_when_stopping(self) -> None:
+            """Once the worker stops (SIGTERM), requests in progress finish (up to gunicorn's graceful
+            timeout), but a client that has gone quiet is not waited for up to the idle bound: its
+            connection is closed after ``SHUTDOWN_IDLE`` seconds without a byte, so the server exits
+            within a container runtime's stop timeout (Docker's is 10 s)."""
+            import gevent
+
+            while self.alive:
+                gevent.sleep(0.5)
+            bound = min(self.idle_timeout or SHUTDOWN_IDLE, SHUTDOWN_IDLE)
+            while True:
+                now = time.monotonic()
+                for client, since in list(_waiting.items()):
+                    if now - since >= bound:
+                        _waiting.pop(client, None)
+                        logger.warning("Closing a connection idle for %.0f s or more: the server is stopping.", bound)
+                        try:
+                            client.shutdown(socket.SHUT_RDWR)  # its wait ends as if the client had left
+                        except OSError:
+                            pass
+                gevent.sleep(0.25)
 
         def handle(self, listener: Any, client: Any, addr: Any) -> None:
             client.__class__ = self.bounded_socket  # only methods added: cheaper than a new socket object

@@ -142,16 +142,21 @@ def test_sigterm_during_a_slow_upload_lets_it_finish_with_200_and_the_container_
                                                                                         model):
     running = container(BINARY, [f"{model_folder}:/opt/code:ro"]).run()
     running.wait_ready()
+    stalled = stall(running.port, csv_bytes(features(20)), 3)  # gone quiet: not waited for 30 s
     rows = features(50, seed=5)
     answer = {}
     upload = threading.Thread(target=lambda: answer.update(
         r=post_raw(running.port, csv_bytes(rows), pieces=6, pause=0.5)))
     upload.start()
     time.sleep(1.0)  # in the middle of the body
+    stopped = time.monotonic()
     running.docker_cmd("kill", "--signal", "TERM", running.name)
     upload.join(60)
     assert_probabilities(frame_from(answer["r"]), model[0], rows, LABELS)
     assert running.wait_exit(60) == 0, running.logs()[-3000:]
+    assert time.monotonic() - stopped < 10, "`docker stop` would have killed it (its default timeout is 10 s)"
+    for quiet in stalled:
+        quiet.close()
 
 
 def test_ping_is_answered_while_a_long_request_runs_in_the_worker_s_native_thread(tmp_path, container):

@@ -156,18 +156,25 @@ def test_concurrent_requests_of_different_sizes_and_formats_on_one_worker_get_th
 
 
 def test_sigterm_during_a_slow_upload_lets_it_finish_with_200_and_the_server_exits_0(request, tmp_path, model):
+    """Clients that have gone quiet meanwhile do not hold the shutdown for the whole idle bound (30 s)."""
     fitted, train = model
     server = start(request, code_dir(tmp_path / "model", sklearn_onnx(fitted, train)))
+    stalled = stall(server.port, csv_bytes(features(20)), 3)
     rows = features(50, seed=5)
     answer = {}
     upload = threading.Thread(target=lambda: answer.update(r=post_raw(server.port, csv_bytes(rows), pieces=6,
                                                                        pause=0.5)))
     upload.start()
     time.sleep(1.0)  # in the middle of the body
+    stopped = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     upload.join(60)
     assert_probabilities(frame_from(answer["r"]), fitted, rows, LABELS)
     assert server.process.wait(60) == 0
+    assert time.monotonic() - stopped < 10, "a container runtime's stop timeout (Docker: 10 s) would have passed"
+    assert "Closing a connection idle for 5 s or more: the server is stopping." in server.log_path.read_text()
+    for upload_ in stalled:
+        upload_.close()
 
 
 def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request, tmp_path):
