@@ -8,7 +8,9 @@ a model folder with its own ``custom.py`` can add the same line as ``custom_flas
   (413 as soon as more arrive, before the rest is read), the whole of it (a body shorter than its
   ``Content-Length``, when the client half-closes, is a 400 instead of being scored truncated),
   and well framed (a malformed chunked body is a 400; gunicorn raises its own exception there,
-  which DRUM's handler would turn into a 500). The application then reads the same bytes.
+  which DRUM's handler would turn into a 500). The application then reads the same bytes, in the
+  worker's native thread when that pays (``workers.handle_request``), and the bodies a gevent
+  worker reads at once stay within the limit together (``workers.body_reserved``).
 * **Werkzeug's own refusals** while DRUM parses a form (more than 1,000 multipart parts, a field
   or file name too long: 413) keep their status: DRUM's blueprint handler turns every
   ``HTTPException`` except 400 into a bare 500, but Flask looks up handlers registered for a
@@ -28,12 +30,14 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .quoting import capped
 from .settings import MAX_BODY_SETTING, Settings
+from .workers import body_reserved, handle_request
 
 logger = logging.getLogger(__name__)
 
 USER_ERROR_HEADER = "X-Drum-User-Http-Error"  # what DRUM sets on a CustomHTTPError's response
 MESSAGE_LIMIT = 1_000
 READ_SIZE = 1 << 20
+WITH_BODY = ("POST", "PUT", "PATCH")
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -64,12 +68,18 @@ class BodyGuard:
         self.max_bytes = max_bytes
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") not in ("POST", "PUT", "PATCH"):
+        if environ.get("REQUEST_METHOD") not in WITH_BODY:
             return self.app(environ, start_response)
         announced = environ.get("CONTENT_LENGTH") or ""
         if announced.isdigit() and int(announced) > self.max_bytes:
             return _answer(start_response, 413, f"The request body has {announced} bytes, more than the "
                                                 f"{self.max_bytes} accepted ({MAX_BODY_SETTING}).")
+        # under the gevent worker many bodies are read at once: together they stay within the limit
+        with body_reserved(min(int(announced), self.max_bytes) if announced.isdigit() else self.max_bytes,
+                           self.max_bytes):
+            return self._guarded(environ, start_response, announced)
+
+    def _guarded(self, environ: dict, start_response: Callable, announced: str) -> Iterable[bytes]:
         try:
             body = self._read(environ["wsgi.input"])
         except _TooLarge:
@@ -86,7 +96,8 @@ class BodyGuard:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         environ["wsgi.input_terminated"] = False
-        return self.app(environ, start_response)
+        # DRUM's parsing, our hooks, its marshalling: in the worker's native thread when that pays
+        return handle_request(self.app, environ, start_response, len(body))
 
     def _read(self, stream: Any) -> bytes:
         parts: list[bytes] = []
