@@ -34,9 +34,11 @@ import errno
 import logging
 import os
 import socket
+import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .params import read_int
@@ -128,6 +130,35 @@ def handle_request(app: Callable[..., T], environ: dict, start_response: Callabl
         return offload(timed)
     finally:
         _Pace.busy -= 1
+
+
+class _Bodies:
+    """Bytes of request bodies held in memory by this process's requests in progress."""
+
+    held = 0
+    changed: Any = None  # a threading.Condition, made when first needed (gevent's, under the worker)
+
+
+@contextmanager
+def body_reserved(nbytes: int, limit: int) -> Iterator[None]:
+    """Hold ``nbytes`` of this process's body budget (``limit``, DR_ONNX_MAX_BODY_BYTES) while a request
+    reads its body and is handled: wait while other requests hold so much that this one would pass
+    ``limit`` (one request alone always goes ahead). A sync worker handles one request at a time and
+    never waits; under the gevent worker, which reads many bodies at once, the bodies in memory
+    together stay within the limit that the memory budget gives one body, and a waiting client's
+    bytes stay in the kernel's buffers (TCP pushes back) instead of the worker's memory.
+    """
+    if _Bodies.changed is None:
+        _Bodies.changed = threading.Condition()
+    with _Bodies.changed:
+        _Bodies.changed.wait_for(lambda: _Bodies.held == 0 or _Bodies.held + nbytes <= limit)
+        _Bodies.held += nbytes
+    try:
+        yield
+    finally:
+        with _Bodies.changed:
+            _Bodies.held -= nbytes
+            _Bodies.changed.notify_all()
 
 
 def idle_timeout(environ=os.environ) -> float | None:

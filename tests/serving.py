@@ -21,29 +21,9 @@ from helpers import ROOT, csv_bytes, encoded
 
 START_SERVER = ROOT / "start_server.sh"
 
-# The proposed change to dr_onnx_hooks.flask_ext.BodyGuard (once the body is read, ``return
-# handle_request(self.app, environ, start_response, len(body))``), as a model folder's
-# custom_flask.py: a request with a body is handled (DRUM's parsing, the hooks, its marshalling,
-# the JSON) in the worker's native thread unless it is small and quick (dr_onnx_hooks.workers.
-# handle_request); GET routes (/ping/) stay on the event loop. Where BodyGuard already does it, the
-# inner call is a plain one.
-OFFLOADING_CUSTOM_FLASK_PY = """\
-from dr_onnx_hooks.flask_ext import init_app as _init_app
-from dr_onnx_hooks.workers import handle_request
-
-
-def init_app(app):
-    _init_app(app)
-    guard = app.wsgi_app
-    inner = guard.app
-
-    def after_the_body(environ, start_response):
-        if environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):  # the requests BodyGuard reads first
-            return handle_request(inner, environ, start_response, int(environ["CONTENT_LENGTH"]))
-        return inner(environ, start_response)
-
-    guard.app = after_the_body
-"""
+# The environment's custom_flask.py: BodyGuard reads the body within the process's body budget and
+# hands the request to dr_onnx_hooks.workers.handle_request (the native thread when that pays).
+OFFLOADING_CUSTOM_FLASK_PY = (ROOT / "default_code" / "custom_flask.py").read_text()
 
 # Formats sent side by side to one worker, with their Content-Type.
 CONTENT_TYPES = {

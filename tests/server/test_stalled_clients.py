@@ -188,6 +188,29 @@ def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request
     np.testing.assert_allclose(frame_from(response)["yes"], 1 / (1 + np.exp(-3.0)), atol=ATOL)
 
 
+def test_bodies_read_at_once_stay_within_the_body_limit_and_the_next_waits_its_turn(request, tmp_path, model):
+    """With the proposed BodyGuard change: the bodies a worker holds together stay within
+    DR_ONNX_MAX_BODY_BYTES, which the memory budget allows one request; a body that would pass it
+    waits, unread, until the one in progress is done."""
+    fitted, train = model
+    folder = code_dir(tmp_path / "model", sklearn_onnx(fitted, train))
+    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
+    server = start(request, folder, {"DR_ONNX_MAX_BODY_BYTES": "30000"})
+    first_rows, second_rows = features(200, seed=6), features(200, seed=7)  # about 17 KB each
+    (first,) = stall(server.port, csv_bytes(first_rows), 1, sent=5000)
+    time.sleep(0.3)
+    answer = {}
+    second = threading.Thread(target=lambda: answer.update(r=post_raw(server.port, csv_bytes(second_rows))))
+    second.start()
+    time.sleep(1.0)
+    assert second.is_alive(), "the second body was read while the first held the budget"
+    assert requests.get(server.url + "/ping/", timeout=5).status_code == 200
+    assert_probabilities(frame_from(first.finish()), fitted, first_rows, LABELS)
+    second.join(30)
+    assert_probabilities(frame_from(answer["r"]), fitted, second_rows, LABELS)
+    first.close()
+
+
 def test_the_worker_class_set_through_drum_s_runtime_parameter_is_kept(request, tmp_path, model):
     fitted, train = model
     env = {"MLOPS_RUNTIME_PARAM_DRUM_GUNICORN_WORKER_CLASS": '{"type": "string", "payload": "sync"}'}

@@ -199,3 +199,39 @@ def test_a_model_slow_at_load_has_its_first_small_request_handed_over(pool):
     workers.expect_request_seconds(None)  # nothing measured: the pace is left as it is
     workers.handle_request(app_taking(0), {}, None, 100)
     assert pool.calls == 1
+
+
+def test_bodies_held_together_stay_within_the_budget_and_one_alone_always_goes_ahead():
+    limit = 100
+    order = []
+    big_in = threading.Event()
+    release_big = threading.Event()
+
+    def big():
+        with workers.body_reserved(80, limit):
+            order.append("big in")
+            big_in.set()
+            release_big.wait(5)
+        order.append("big out")
+
+    def other(name, size):
+        with workers.body_reserved(size, limit):
+            order.append(f"{name} in")
+
+    first = threading.Thread(target=big)
+    first.start()
+    assert big_in.wait(5)
+    small = threading.Thread(target=other, args=("small", 20))  # 80 + 20 fits: goes ahead
+    small.start()
+    small.join(5)
+    large = threading.Thread(target=other, args=("large", 30))  # 80 + 30 does not: waits for big
+    large.start()
+    time.sleep(0.2)
+    assert order == ["big in", "small in"]
+    release_big.set()
+    first.join(5)
+    large.join(5)
+    assert order == ["big in", "small in", "big out", "large in"]
+    with workers.body_reserved(500, limit):  # over the limit alone: nothing else held, so it goes ahead
+        pass
+    assert workers._Bodies.held == 0
