@@ -15,6 +15,7 @@ from .plan import ModelPlan
 from .reading import Limits, RequestReader, TextColumns, name_sparse_columns
 from .settings import Settings
 from .targets import CLASS_TARGETS, target_type
+from .workers import expect_request_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def load_model(code_dir: str) -> ModelPlan:
     text = TextColumns.of(plan.feed)
     _reader = RequestReader(settings.limits, text, settings.show_values)
     warm_request_path(plan, _reader)
+    expect_request_seconds(plan.warm_seconds)  # a slow model's first request leaves the event loop too
     custom = sys.modules.get(DRUM_CUSTOM_MODULE)
     if text and custom is not None and getattr(custom, "read_input_data", None) is not read_input_data:
         logger.warning(
