@@ -242,9 +242,9 @@ def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per
         f"{BLOCK} requests, {requests_per_size} requests per server, size and client count: *sync (DRUM's "
         "default)*, a plain `drum server`; *image default*, the same started through `start_server.sh` "
         "(`dr_onnx_hooks.workers.IdleBoundGeventWorker`, 100 connections per worker, 30 s idle bound); "
-        "*offloading*, that worker with each request that has a body handled in the worker's native thread once "
-        "the body is read, the proposed one-line change to `flask_ext.BodyGuard` (`tests/serving.py`, "
-        "`OFFLOADING_CUSTOM_FLASK_PY`). Every server has the environment's `custom.py` and `custom_flask.py`. "
+        "*offloading*, a second server of the same build: `flask_ext.BodyGuard` now hands every request with a "
+        "body to `workers.handle_request` in both (the native thread once the body is over 64 KiB or the last "
+        "small request was slow). Every server has the environment's `custom.py` and `custom_flask.py`. "
         "Several clients are threads of this process, on the same CPUs.",
     )
     bodies = {1: csv_bytes(frame_of(1, seed=7)), 100: csv_bytes(frame_of(100, seed=9))}
