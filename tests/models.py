@@ -13,6 +13,7 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -499,3 +500,17 @@ def slow_graph(base_iterations: int = 0, iterations_per_unit: int = 1_000_000) -
             helper.make_tensor("go", TensorProto.BOOL, [], [True]),
         ],
     )
+
+
+def text_pipeline():
+    """A pos/neg ``TfidfVectorizer`` + ``LogisticRegression`` pipeline on one string input ``text``, and
+    its default skl2onnx export (``zipmap=False``): a ``StringNormalizer`` that names no locale, so
+    onnxruntime asks the C library for en_US.UTF-8."""
+    texts = ["good cheap fast", "bad slow", "great value", "awful slow service", "fine", "terrible"] * 20
+    y = np.array(["pos", "neg", "pos", "neg", "pos", "neg"] * 20)
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, y)
+    exported = to_onnx(model, initial_types=[("text", StringTensorType([None, 1]))],
+                       options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
+    normalizers = [n for n in exported.graph.node if n.op_type == "StringNormalizer"]
+    assert normalizers and not any(a.name == "locale" for n in normalizers for a in n.attribute)
+    return model, exported.SerializeToString()

@@ -9,15 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import StringTensorType
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
 
 from exporters import load
 from helpers import ATOL, assert_named_like, csv_bytes, predictions
-from models import OPSET
+from models import text_pipeline
 
 pytestmark = pytest.mark.container
 
@@ -36,16 +31,10 @@ def post_csv(url: str, frame: pd.DataFrame) -> requests.Response:
 
 
 def test_tfidf_text_pipeline_is_served_as_exported_with_the_image_s_en_US_locale(tmp_path, container):
-    texts = ["good cheap fast", "bad slow", "great value", "awful slow service", "fine", "terrible"] * 20
-    y = np.array(["pos", "neg", "pos", "neg", "pos", "neg"] * 20)
-    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, y)
-    onnx_model = to_onnx(model, initial_types=[("text", StringTensorType([None, 1]))],
-                         options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
-    normalizers = [n for n in onnx_model.graph.node if n.op_type == "StringNormalizer"]
-    assert normalizers and not any(a.name == "locale" for n in normalizers for a in n.attribute)
+    model, onnx_model = text_pipeline()
     folder = tmp_path / "model"
     folder.mkdir()
-    (folder / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    (folder / "model.onnx").write_bytes(onnx_model)
     # DataRobot's labels in the other order than the model's classes_ (neg, pos).
     running = container({"TARGET_TYPE": "binary", "POSITIVE_CLASS_LABEL": "neg", "NEGATIVE_CLASS_LABEL": "pos"},
                         [f"{readable(folder)}:/opt/code:ro"]).run()

@@ -16,19 +16,25 @@ import onnx.numpy_helper
 import pandas as pd
 import pytest
 from skl2onnx import to_onnx
-from skl2onnx.common.data_types import StringTensorType
 from sklearn.ensemble import RandomForestClassifier, StackingClassifier
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC, LinearSVC
 
 from dr_onnx_hooks import load_model, score
 from dr_onnx_hooks.errors import DrOnnxError
 from dr_onnx_hooks.served import _host_has
 from helpers import ATOL, assert_probabilities, label_kwargs
-from models import OPSET, classifier, features, labels_in_other_order, sklearn_onnx, write_model, zip_classifier
+from models import (
+    OPSET,
+    classifier,
+    features,
+    labels_in_other_order,
+    sklearn_onnx,
+    text_pipeline,
+    write_model,
+    zip_classifier,
+)
 
 
 def kwargs_for(labels):
@@ -107,15 +113,9 @@ def test_decision_function_is_refused_at_load_whatever_the_values(tmp_path, monk
 
 
 def test_text_pipeline_with_the_default_locale_serves_on_a_host_without_it(tmp_path, caplog):
-    texts = ["good cheap fast", "bad slow", "great value", "awful slow service", "fine", "terrible"] * 20
-    y = np.array(["pos", "neg", "pos", "neg", "pos", "neg"] * 20)
-    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, y)
-    onnx_model = to_onnx(model, initial_types=[("text", StringTensorType([None, 1]))],
-                         options={id(model): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
-    normalizers = [n for n in onnx_model.graph.node if n.op_type == "StringNormalizer"]
-    assert not any(a.name == "locale" for n in normalizers for a in n.attribute)
+    model, onnx_model = text_pipeline()
     with caplog.at_level(logging.WARNING, logger="dr_onnx_hooks"):
-        plan = served(tmp_path, onnx_model.SerializeToString())
+        plan = served(tmp_path, onnx_model)
     if not _host_has("en_US.UTF-8"):
         assert "needs the locale en_US.UTF-8, which this host lacks; serving it with C.UTF-8" in caplog.text
     frame = pd.DataFrame({"text": ["good fast", "slow awful", "value"]})
