@@ -209,38 +209,26 @@ def _bounded_socket_class(seconds: float | None) -> type:
             logger.warning("Closing the connection from %s: %s.", peer, idle)
             return idle
 
-        def recv(self, *args: Any, **kwargs: Any) -> bytes:
+        def _waited(self, call: Callable[..., T], doing: str, *args: Any, **kwargs: Any) -> T:
+            """``call`` (the socket's own recv/send), with its wait for the client bounded."""
             _waiting[self] = time.monotonic()
             try:
-                return super().recv(*args, **kwargs)
+                return call(*args, **kwargs)
             except ClientIdle:
                 raise
             except TimeoutError:
-                raise self._idle("received") from None
+                raise self._idle(doing) from None
             finally:
                 _waiting.pop(self, None)
+
+        def recv(self, *args: Any, **kwargs: Any) -> bytes:
+            return self._waited(super().recv, "received", *args, **kwargs)
 
         def recv_into(self, *args: Any, **kwargs: Any) -> int:
-            _waiting[self] = time.monotonic()
-            try:
-                return super().recv_into(*args, **kwargs)
-            except ClientIdle:
-                raise
-            except TimeoutError:
-                raise self._idle("received") from None
-            finally:
-                _waiting.pop(self, None)
+            return self._waited(super().recv_into, "received", *args, **kwargs)
 
         def send(self, *args: Any, **kwargs: Any) -> int:
-            _waiting[self] = time.monotonic()
-            try:
-                return super().send(*args, **kwargs)
-            except ClientIdle:
-                raise
-            except TimeoutError:
-                raise self._idle("read by the client") from None
-            finally:
-                _waiting.pop(self, None)
+            return self._waited(super().send, "read by the client", *args, **kwargs)
 
         def sendall(self, data: Any, flags: int = 0) -> None:
             # gevent bounds a whole sendall by the timeout; here each wait for the client to take more

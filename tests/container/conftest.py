@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -126,9 +126,8 @@ class Container:
         self.docker_cmd("rm", "-f", self.name, check=False)
 
 
-@pytest.fixture
-def container(docker, image, request):
-    """A factory: ``container(env, mounts)`` returns a Container removed after the test."""
+def _factory(docker: str, image: str, request) -> Callable[..., Container]:
+    """``make(env, mounts)``: a Container removed when ``request``'s scope ends."""
 
     def make(env: dict[str, str], mounts: Sequence[str] = ()) -> Container:
         made = Container(docker, image, env, mounts)
@@ -136,16 +135,15 @@ def container(docker, image, request):
         return made
 
     return make
+
+
+@pytest.fixture
+def container(docker, image, request):
+    """A factory: ``container(env, mounts)`` returns a Container removed after the test."""
+    return _factory(docker, image, request)
 
 
 @pytest.fixture(scope="module")
 def module_container(docker, image, request):
     """As ``container``, for module-scoped fixtures: its Containers are removed when the module's tests are done."""
-
-    def make(env: dict[str, str], mounts: Sequence[str] = ()) -> Container:
-        made = Container(docker, image, env, mounts)
-        request.addfinalizer(made.remove)
-        return made
-
-    return make
-
+    return _factory(docker, image, request)
