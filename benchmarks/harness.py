@@ -38,6 +38,9 @@ POSITIVE, NEGATIVE = "1", "0"
 KWARGS = dict(target_type=TargetType.BINARY, positive_class_label=POSITIVE, negative_class_label=NEGATIVE)
 
 Timer = Callable[[], object]
+# onnxruntime's own spinning (DRUM's session) keeps a pool thread busy about 30 ms after a run
+# (measured: 32 ms of CPU in a 50 ms pause); a candidate timed inside that tail shares the CPUs with it.
+SPIN_TAIL = 0.06
 
 
 def default_settings() -> Settings:
@@ -92,7 +95,7 @@ def medians(candidates: Mapping[str, Timer], rows: int, rounds: int = 8) -> dict
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, call in candidates.items():
-            time.sleep(0.02)  # let spinning pool threads of the previous candidate park
+            time.sleep(SPIN_TAIL)  # let spinning pool threads of the previous candidate park
             for _ in range(block):
                 t = time.perf_counter()
                 call()

@@ -10,11 +10,17 @@ Its settings (environment variable or runtime parameter of the same name, read o
   usable CPUs divided among DRUM's server workers (see ``cpus``).
 * ``DR_ONNX_INTER_OP_THREADS``: operators run side by side (default 1, i.e. sequential
   execution; more switches onnxruntime to its parallel executor).
-* ``DR_ONNX_ALLOW_SPINNING``: whether idle pool threads busy-wait for the next operator.
-  Off by default, unlike onnxruntime: through ``drum server`` spinning bought no requests/s for
-  about twice the worker CPU per request, CPU that counts against the container's quota
-  (figures in docs/benchmarks.md). It pays only for back-to-back calls in one process, which a
-  server's requests are not.
+* ``DR_ONNX_ALLOW_SPINNING`` (on by default) and ``DR_ONNX_SPIN_MICROSECONDS`` (250 by default;
+  0: onnxruntime's own, unbounded): whether a pool thread that runs out of work busy-waits for
+  more before it sleeps, and for how long. A thread woken from sleep costs tens of microseconds
+  at every parallel section of every operator; spinning briefly removes that within a run and
+  between the row chunks of one request (a 100-tree forest at 10,000 rows: about 8 % faster),
+  while the bound keeps the CPU burnt after a request to a fraction of a millisecond.
+  onnxruntime's own spinning, DRUM's default, keeps a thread busy for tens of milliseconds after
+  every run: a served model with requests a few milliseconds apart keeps a CPU busy, CPU that
+  counts against the container's quota (figures in docs/benchmarks.md). Spinning needs more
+  than one intra-op thread; with one per worker (the default when workers fill the CPUs) there
+  is no pool to spin.
 * ``DR_ONNX_GRAPH_OPTIMIZATION``: disable, basic, extended or all (default).
 * ``DR_ONNX_OPTIMIZED_MODEL_PATH``: a folder. The optimised model is saved there, named by a
   digest of the model, the optimisation level, the providers and the onnxruntime version, and
@@ -40,12 +46,14 @@ PROVIDERS_SETTING = "DR_ONNX_PROVIDERS"
 INTRA_OP_SETTING = "DR_ONNX_INTRA_OP_THREADS"
 INTER_OP_SETTING = "DR_ONNX_INTER_OP_THREADS"
 SPINNING_SETTING = "DR_ONNX_ALLOW_SPINNING"
+SPIN_SETTING = "DR_ONNX_SPIN_MICROSECONDS"
 OPTIMIZATION_SETTING = "DR_ONNX_GRAPH_OPTIMIZATION"
 OPTIMIZED_MODEL_SETTING = "DR_ONNX_OPTIMIZED_MODEL_PATH"
 
 CPU = "CPUExecutionProvider"
 EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
-DEFAULT_SPINNING = False
+DEFAULT_SPINNING = True
+DEFAULT_SPIN_MICROSECONDS = 250
 OPTIMIZATION_LEVELS = {
     "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -85,6 +93,7 @@ class SessionSettings:
     intra_op_threads: int
     inter_op_threads: int
     allow_spinning: bool
+    spin_microseconds: int  # 0: onnxruntime's own bound
     optimization: str
     optimized_model_dir: Path | None
 
@@ -97,6 +106,7 @@ class SessionSettings:
             intra_op_threads=intra if intra is not None else default_intra_op_threads(cgroup_root, environ),
             inter_op_threads=read_int(INTER_OP_SETTING, 1, environ=environ),
             allow_spinning=read_bool(SPINNING_SETTING, DEFAULT_SPINNING, environ),
+            spin_microseconds=read_int(SPIN_SETTING, DEFAULT_SPIN_MICROSECONDS, minimum=0, environ=environ),
             optimization=read_choice(OPTIMIZATION_SETTING, tuple(OPTIMIZATION_LEVELS), "all", environ),
             optimized_model_dir=Path(optimized) if optimized else None,
         )
@@ -108,17 +118,24 @@ class SessionSettings:
         if self.inter_op_threads > 1:  # the sequential executor never uses inter-op threads
             options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
         spinning = "1" if self.allow_spinning else "0"
-        options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
-        options.add_session_config_entry("session.inter_op.allow_spinning", spinning)
+        for pool in ("intra_op", "inter_op"):
+            options.add_session_config_entry(f"session.{pool}.allow_spinning", spinning)
+            if self.allow_spinning and self.spin_microseconds:
+                options.add_session_config_entry(f"session.{pool}.spin_duration_us", str(self.spin_microseconds))
         options.graph_optimization_level = OPTIMIZATION_LEVELS[self.optimization]
         return options
 
     def describe(self) -> str:
         return (
             f"providers {', '.join(self.providers)}; threads {self.intra_op_threads} intra-op, "
-            f"{self.inter_op_threads} inter-op; spinning {'on' if self.allow_spinning else 'off'}; "
+            f"{self.inter_op_threads} inter-op; spinning {self._spinning()}; "
             f"graph optimisation {self.optimization}"
         )
+
+    def _spinning(self) -> str:
+        if not self.allow_spinning:
+            return "off"
+        return f"up to {self.spin_microseconds} us" if self.spin_microseconds else "on (onnxruntime's bound)"
 
 
 def create_session(model: Model, path: Path, settings: SessionSettings) -> ort.InferenceSession:

@@ -28,11 +28,12 @@ def one_cpu_quota(tmp_path):
 
 def test_defaults(one_cpu_quota):
     settings = SessionSettings.read({}, one_cpu_quota)
-    assert settings == SessionSettings(("CPUExecutionProvider",), 1, 1, False, "all", None)
+    assert settings == SessionSettings(("CPUExecutionProvider",), 1, 1, True, 250, "all", None)
     options = settings.options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.intra_op.spin_duration_us") == "250"
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
 
@@ -40,17 +41,29 @@ def test_every_setting_from_variables_and_runtime_parameters(tmp_path, one_cpu_q
     env = {
         "DR_ONNX_INTRA_OP_THREADS": "3",
         "MLOPS_RUNTIME_PARAM_DR_ONNX_INTER_OP_THREADS": json.dumps({"type": "numeric", "payload": 2}),
-        "DR_ONNX_ALLOW_SPINNING": "on",
+        "DR_ONNX_ALLOW_SPINNING": "off",
+        "DR_ONNX_SPIN_MICROSECONDS": "40",
         "MLOPS_RUNTIME_PARAM_DR_ONNX_GRAPH_OPTIMIZATION": json.dumps({"type": "string", "payload": "basic"}),
         "DR_ONNX_OPTIMIZED_MODEL_PATH": str(tmp_path / "cache"),
     }
     settings = SessionSettings.read(env, one_cpu_quota)
-    assert settings == SessionSettings(("CPUExecutionProvider",), 3, 2, True, "basic", tmp_path / "cache")
+    assert settings == SessionSettings(("CPUExecutionProvider",), 3, 2, False, 40, "basic", tmp_path / "cache")
     options = settings.options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (3, 2)
     assert options.execution_mode == ort.ExecutionMode.ORT_PARALLEL  # inter-op threads need the parallel executor
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+
+
+@pytest.mark.parametrize("microseconds, entry", [("1000", "1000"), ("0", None)])
+def test_spin_bound(one_cpu_quota, microseconds, entry):
+    options = SessionSettings.read({"DR_ONNX_SPIN_MICROSECONDS": microseconds}, one_cpu_quota).options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    if entry is None:  # 0: onnxruntime's own bound, no entry
+        with pytest.raises(RuntimeError, match="spin_duration_us"):
+            options.get_session_config_entry("session.intra_op.spin_duration_us")
+    else:
+        assert options.get_session_config_entry("session.intra_op.spin_duration_us") == entry
 
 
 def test_loaded_session_uses_the_settings(tmp_path, monkeypatch):
