@@ -18,6 +18,7 @@ proposed ``hooks.py`` change, as a custom.py), from one client and from several 
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,18 +37,21 @@ from serving import (  # tests/serving.py
 from .harness import NEGATIVE, POSITIVE, ROOT, SPIN_TAIL, Report, frame_of, ms, row_count
 
 FIRST_REQUESTS = 5
+FIRST_STARTS = 3  # fresh starts of "ours" and "DRUM" whose first requests are timed (one sample per start)
+FIRST_OF = ("ours", "DRUM")
+IDLE = 1.0  # seconds without a request before each "after idle" request
 BLOCK = 25  # requests per server per turn
 CLIENTS = (1, 4)  # clients sending at once, in the worker comparison
 
-Setup = tuple[str, str | None, Mapping[str, str]]  # model, custom.py (None: DRUM's predictor), extra env
+Setup = tuple[str, Mapping[str, str], Mapping[str, str]]  # model, code files (none: DRUM's predictor), extra env
 
 
 def setups() -> dict[str, Setup]:
-    environment = (ROOT / "default_code" / "custom.py").read_text()
+    environment = {name: (ROOT / "default_code" / name).read_text() for name in ("custom.py", "custom_flask.py")}
     return {
         "ours": ("logreg", environment, {}),
-        "ours, load_model+score": ("logreg", CUSTOM_PY, {}),
-        "DRUM": ("logreg", None, {}),
+        "ours, load_model+score": ("logreg", {"custom.py": CUSTOM_PY}, {}),
+        "DRUM": ("logreg", {}, {}),
         "ours, forest": ("forest", environment, {}),
         "ours, forest, no spinning": ("forest", environment, {"DR_ONNX_ALLOW_SPINNING": "off"}),
         "ours, forest, unbounded spinning": ("forest", environment, {"DR_ONNX_SPIN_MICROSECONDS": "0"}),
@@ -70,22 +74,33 @@ def post(running: DrumServer, body: bytes) -> float:
     return elapsed
 
 
-def measure(
-    models: dict[str, Path], workdir: Path, requests_per_size: int, bodies: dict[int, bytes]
-) -> tuple[dict[str, list[float]], dict[tuple[str, int], list[float]], dict[tuple[str, int], float]]:
-    """Start every server, then time its first requests and, in turns, the steady ones; always stop them."""
+def start(setup: Setup, models: dict[str, Path], workdir: Path) -> DrumServer:
+    model, files, env = setup
+    folder = workdir / f"server-{len(list(workdir.glob('server-*')))}"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes((models[model] / "model.onnx").read_bytes())
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return DrumServer(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir, env=env).start(timeout=90)
+
+
+@dataclass
+class Measured:
+    first: dict[str, list[list[float]]]  # per server, per start: its first requests, right after /ping/ answered
+    latencies: dict[tuple[str, int], list[float]]  # per server and rows per request: the steady requests
+    cpu: dict[tuple[str, int], float]  # worker CPU seconds over those
+    idle: dict[str, list[float]]  # a steady server's requests, each after IDLE seconds without one
+
+
+def measure(models: dict[str, Path], workdir: Path, requests_per_size: int, bodies: dict[int, bytes]) -> Measured:
+    """Start every server, time its first requests and, in turns, the steady ones, then requests after
+    a pause; always stop them. Then more fresh starts of ``FIRST_OF`` for their first requests."""
     servers: dict[str, DrumServer] = {}
-    first: dict[str, list[float]] = {}
+    first: dict[str, list[list[float]]] = {}
     try:
-        for name, (model, custom, env) in setups().items():
-            folder = workdir / f"server-{len(servers)}"
-            folder.mkdir()
-            (folder / "model.onnx").write_bytes((models[model] / "model.onnx").read_bytes())
-            if custom:
-                (folder / "custom.py").write_text(custom)
-            running = DrumServer(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir, env=env)
-            servers[name] = running.start(timeout=90)
-            first[name] = [post(servers[name], bodies[1]) for _ in range(FIRST_REQUESTS)]  # right after /ping/ answered
+        for name, setup in setups().items():
+            servers[name] = start(setup, models, workdir)
+            first[name] = [[post(servers[name], bodies[1]) for _ in range(FIRST_REQUESTS)]]
         latencies: dict[tuple[str, int], list[float]] = {(n, s): [] for n in servers for s in bodies}
         cpu: dict[tuple[str, int], float] = {key: 0.0 for key in latencies}
         for size, body in bodies.items():
@@ -95,10 +110,22 @@ def measure(
                     before = worker_cpu(running)
                     latencies[name, size] += [post(running, body) for _ in range(BLOCK)]
                     cpu[name, size] += worker_cpu(running) - before
+        idle: dict[str, list[float]] = {name: [] for name in FIRST_OF}
+        for _ in range(FIRST_STARTS):
+            for name in FIRST_OF:
+                time.sleep(IDLE)
+                idle[name].append(post(servers[name], bodies[1]))
     finally:
         for running in servers.values():
             running.stop()
-    return first, latencies, cpu
+    for _ in range(FIRST_STARTS - 1):
+        for name in FIRST_OF:
+            running = start(setups()[name], models, workdir)
+            try:
+                first[name].append([post(running, bodies[1]) for _ in range(FIRST_REQUESTS)])
+            finally:
+                running.stop()
+    return Measured(first, latencies, cpu, idle)
 
 
 def server(
@@ -115,7 +142,8 @@ def server(
         "uses it).",
     )
     bodies = {1: csv_bytes(frame_of(1, seed=7)), 1000: csv_bytes(frame_of(1000, seed=8))}
-    first, latencies, cpu = measure(models, workdir, requests_per_size, bodies)
+    measured = measure(models, workdir, requests_per_size, bodies)
+    latencies, cpu = measured.latencies, measured.cpu
     rows = []
     for (name, size), values in latencies.items():
         rows.append([name, f"{size:,}", f"{len(values) / sum(values):.0f}", ms(float(np.median(values))),
@@ -129,6 +157,7 @@ def server(
             at_least=True,
         )
     per_request = {key: cpu[key] / len(values) for key, values in latencies.items()}
+
     def against(other: str) -> str:
         return ", ".join(
             f"{rate['ours, forest', s] / rate[other, s]:.2f}x the requests/s for "
@@ -158,24 +187,44 @@ def server(
             )
             + " (mean)."
         )
-    steady = {name: float(np.median(latencies[name, 1])) for name in first}
+    first_requests(report, measured, first_calls)
+    workers(report, models, workdir, requests_per_size)
+
+
+def first_requests(report: Report, measured: Measured, first_calls: dict[str, dict]) -> None:
+    """The first requests after start against the steady ones, and against a steady server's after a pause."""
+    steady = {name: float(np.median(measured.latencies[name, 1])) for name in measured.first}
+    first = {name: float(np.median([starts[0] for starts in runs])) for name, runs in measured.first.items()}
+    report.lines += [
+        f"First requests after start, 1 row each, sent as soon as `/ping/` answers; *ours* and *DRUM* started "
+        f"{FIRST_STARTS} times (the first request's median over the starts), the others once.",
+        "",
+    ]
     report.table(
         ["server", f"first {FIRST_REQUESTS} requests after start, ms", "steady p50 ms", "first/steady"],
-        [[name, ", ".join(ms(v) for v in first[name]), ms(steady[name]), f"{first[name][0] / steady[name]:.1f}"]
-         for name in first],
+        [[name, "; ".join(", ".join(ms(v) for v in start) for start in runs), ms(steady[name]),
+          f"{first[name] / steady[name]:.2f}"] for name, runs in measured.first.items()],
     )
-    workers(report, models, workdir, requests_per_size)
-    met = report.target("server: first request / steady (1 row)", first["ours"][0] / steady["ours"], 2.0)
+    idle = {name: float(np.median(values)) for name, values in measured.idle.items()}
+    report.lines += [
+        f"The same servers once steady: a 1-row request after {IDLE:g} s without one ({FIRST_STARTS} times). "
+        "A machine idle that long answers slower whatever was warmed (CPU caches, sleeping cores, the client's "
+        "own wake-up); the first request of a server that waits that long after start pays the same.",
+        "",
+    ]
+    report.table(["server", f"after {IDLE:g} s idle, ms", "steady p50 ms", "idle/steady"],
+                 [[name, ", ".join(ms(v) for v in measured.idle[name]), ms(steady[name]),
+                   f"{idle[name] / steady[name]:.2f}"] for name in idle])
+    met = report.target("server: first request / steady (1 row)", first["ours"] / steady["ours"], 1.5)
     if not met:
         ours_call = first_calls["logreg"]
         report.notes.append(
-            f"First request: ours {ms(first['ours'][0])} ms against a steady {ms(steady['ours'])} ms, and DRUM's "
-            f"built-in predictor pays as much ({ms(first['DRUM'][0])} against {ms(steady['DRUM'])} ms). Of that, "
-            f"`score()` itself takes {ms(ours_call['first'])} ms on its first call after load against "
-            f"{ms(ours_call['steady'])} ms steady (peak RSS table; the session is warmed up at load). The rest is "
-            f"the worker's first pass through gunicorn, Flask, DRUM's request handling, the CSV reader and the "
-            f"JSON writer: cold Python code and caches, fading over the first requests (server section), "
-            f"outside the hooks."
+            f"First request: ours {ms(first['ours'])} ms against a steady {ms(steady['ours'])} ms, DRUM's "
+            f"built-in predictor {ms(first['DRUM'])} against {ms(steady['DRUM'])} ms. `score()` itself takes "
+            f"{ms(ours_call['first'])} ms on its first call after load against {ms(ours_call['steady'])} ms "
+            f"steady (peak RSS table). The rest is the worker's first pass through gunicorn, Flask, DRUM's "
+            f"request handling and the client, warmed at load only as far as `first_request.py` and "
+            f"`flask_ext` reach."
         )
 
 

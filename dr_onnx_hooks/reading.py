@@ -289,15 +289,17 @@ def _cut_short(data: bytes, fields: int, skipped_lines: int) -> None:
 
 _PLAIN_JSON = frozenset({str, int, bool, type(None)})  # cells that need no look
 _WIDE = 100  # columns above which one array of all the float columns is quicker to look at than each column
+_SMALL = 1 << 16  # cells below which that array is quicker anyway (pandas' column access costs ~20 us each)
 
 
 def _infinite_columns(frame: pd.DataFrame) -> list[int]:
     """Positions of the float columns that hold ±inf: one vectorised look (all float columns as one
-    array when the frame is wide and all float, else column by column)."""
+    array when the frame is all float and wide or small: a view of read_csv's one float block, at
+    worst a copy of a small frame; else column by column)."""
     floats = [position for position, dtype in enumerate(frame.dtypes) if dtype.kind == "f"]
     if not floats:
         return []
-    if len(floats) == frame.shape[1] > _WIDE:
+    if len(floats) == frame.shape[1] and (len(floats) > _WIDE or frame.size <= _SMALL):
         return np.flatnonzero(np.isinf(frame.to_numpy(dtype=np.float64)).any(axis=0)).tolist()
     return [position for position in floats if np.isinf(frame.iloc[:, position].to_numpy()).any()]
 
