@@ -1,7 +1,7 @@
-"""Section "score() against the minimal run and DRUM's built-in path".
+"""Section "score() against the floor and DRUM's built-in path".
 
-``score()`` against the minimal ``session.run(None, {name: df.to_numpy(np.float32)})`` on the same
-session, and against DRUM 1.18.1's path for a model folder without ``custom.py``
+``score()`` against the floor, a hand-written hook on the same session that fetches only the
+probability tensor and names its two columns, and against DRUM 1.18.1's path for a model folder without ``custom.py``
 (``ONNXPredictor().predict`` then ``marshal_predictions``, on DRUM's own session), at each of
 ``SIZES`` rows. Where ``score()`` trails DRUM, the same comparison again with a plan whose session
 spins as onnxruntime's does by default (unbounded), and DRUM's marshalling against our
@@ -42,9 +42,12 @@ def drum_builtin(path: Path) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return predict
 
 
-def minimal(plan: ModelPlan) -> Callable[[pd.DataFrame], object]:
-    name = plan.session.get_inputs()[0].name
-    return lambda frame: plan.session.run(None, {name: frame.to_numpy(np.float32)})
+def floor(plan: ModelPlan) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A hand-written hook for the no-ZipMap graph, on ``plan``'s session (our thread settings): the
+    probability tensor alone, as a frame named by the labels; no checks at all."""
+    name, fetch = plan.session.get_inputs()[0].name, plan.choice("binary").fetch
+    columns = [NEGATIVE, POSITIVE]
+    return lambda frame: pd.DataFrame(plan.session.run([fetch], {name: frame.to_numpy(np.float32)})[0], columns=columns)
 
 
 def in_process(
@@ -52,31 +55,32 @@ def in_process(
 ) -> dict[str, ModelPlan]:
     """The section; returns the plans (loaded with ``settings``) that later sections reuse."""
     report.heading(
-        "score() against the minimal run and DRUM's built-in path",
-        "Milliseconds per call (median). *minimal*: `session.run(None, {name: df.to_numpy(np.float32)})` on the "
-        "same session; *DRUM*: `ONNXPredictor().predict` + `marshal_predictions`, on DRUM's own "
+        "score() against the floor and DRUM's built-in path",
+        "Milliseconds per call (median). *floor*: a hand-written hook on the same session, "
+        "`pd.DataFrame(session.run([probabilities], {name: df.to_numpy(np.float32)})[0], columns=[negative, "
+        "positive])`; *DRUM*: `ONNXPredictor().predict` + `marshal_predictions`, on DRUM's own "
         "`InferenceSession(path)`.",
     )
     plans, rows, behind = {}, [], []
     for name in MODELS:
         plans[name] = load_plan(models[name], settings)
         builtin = drum_builtin(models[name] / "model.onnx")
-        bare = minimal(plans[name])
+        bare = floor(plans[name])
         for size in SIZES:
             frame = frames[size]
             t = medians({
                 "score": partial(score, frame, plans[name], **KWARGS),
-                "minimal": partial(bare, frame),
+                "floor": partial(bare, frame),
                 "drum": partial(builtin, frame),
             }, size)
-            rows.append([name, f"{size:,}", ms(t["score"]), ms(t["minimal"]), ms(t["drum"]),
-                         f"{t['score'] / t['minimal']:.2f}", f"{t['score'] / t['drum']:.2f}"])
+            rows.append([name, f"{size:,}", ms(t["score"]), ms(t["floor"]), ms(t["drum"]),
+                         f"{t['score'] / t['floor']:.2f}", f"{t['score'] / t['drum']:.2f}"])
             report.row(rows[-1])
-            if size == SIZES[-1]:
-                report.target(f"{name}: score / minimal at {row_count(size)}", t["score"] / t["minimal"], 1.10)
+            if size >= 10_000:
+                report.target(f"{name}: score / floor at {row_count(size)}", t["score"] / t["floor"], 1.2)
             if not report.target(f"{name}: score / DRUM built-in at {row_count(size)}", t["score"] / t["drum"], 1.0):
                 behind.append((name, size))
-    report.table(["model", "rows", "score ms", "minimal ms", "DRUM ms", "score/minimal", "score/DRUM"], rows)
+    report.table(["model", "rows", "score ms", "floor ms", "DRUM ms", "score/floor", "score/DRUM"], rows)
     if behind:
         behind_drum(report, models, frames, plans, behind, settings)
     return plans

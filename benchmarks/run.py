@@ -5,7 +5,7 @@
 Builds its models (``harness.build_models``) and measures, in this one run, one module per
 section of the report:
 
-* ``in_process``: ``score()`` against the minimal ``session.run`` on the same session and against
+* ``in_process``: ``score()`` against the floor (a hand-written hook on the same session) and against
   DRUM's built-in path on DRUM's own session, and what bounds it where it trails;
 * ``zipmap``: ZipMap exports against their ``zipmap=False`` twins;
 * ``steps``: ``score()`` step by step (feed / run / frame) for the cheapest model;

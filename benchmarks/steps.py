@@ -2,7 +2,7 @@
 
 Where ``score()``'s time goes for the cheapest model, where the package's own overhead shows most:
 each step ``ModelPlan.predict`` takes (feed, run, frame), timed separately, and the frame's
-alternatives that ``frame.py`` chose between. Says what bounds a missed "score / minimal" target.
+alternatives that ``frame.py`` chose between. Says what bounds a missed "score / floor" target.
 """
 
 
@@ -61,12 +61,13 @@ def profile(report: Report, plans: dict[str, ModelPlan], frames: dict[int, pd.Da
         f"index) against a `pd.Index` built once per label set with `copy=False` {ms(t['indexed'])}.",
         "",
     ]
-    if report.missed("score / minimal"):
+    if report.missed("score / floor"):
         share = float(rows[-1][4]) / float(rows[-1][1])
         report.notes.append(
-            f"score / minimal at {row_count(size)}: the minimal call is the cast plus the run; `score()` adds the "
-            f"probability frame that DRUM's strict validation needs (frame.py: float64 copy, NaN and range "
-            f"checks, clip, row sums, renormalise, labelled DataFrame), {share:.0%} of the logistic regression's "
+            f"score / floor at {row_count(size)}: the floor is the cast, the run and a frame of the tensor as it "
+            f"came; `score()` adds what DRUM's strict validation needs (frame.py: NaN and range checks, the "
+            f"float64 copy, row sums, clip and renormalise where needed) and the input checks (inputs.py), "
+            f"{share:.0%} of the logistic regression's "
             f"`score()`, plus allocating those float64 arrays (profile section, 'rest'). Models that compute "
             f"more per row (forest, MLP) meet the target; the cheaper the model, the larger this fixed share."
         )

@@ -3,8 +3,8 @@
 DRUM checks probabilities strictly: no value above 1.0 at all and rows summing to 1 within
 ``np.isclose``'s 1e-5. float32 arithmetic in a model misses that by a hair, so probabilities are
 clipped into [0, 1] (only when a value is past them: a pass saved) and rows renormalised in
-float64. Values further off than ``NOISE`` are not float noise but not probabilities at all
-(logits, scores): that is an error naming the output.
+float64 (only when a row is off by more than ``EXACT``). Values further off than ``NOISE`` are
+not float noise but not probabilities at all (logits, scores): that is an error naming the output.
 
 The conversion decided at load (``outputs.OutputChoice.transform``: exp of log-probabilities,
 softmax or sigmoid of logits) is applied first. NaN or infinite predictions are never served:
@@ -21,6 +21,7 @@ from .labels import ClassColumns
 from .outputs import not_probabilities
 
 NOISE = 1e-3
+EXACT = 1e-6  # rows this close to 1 are left as they are: DRUM's np.isclose allows 1e-5
 PREDICTIONS = "Predictions"
 
 
@@ -85,7 +86,9 @@ def probability_frame(
 
     ``data`` is the request, consulted only to explain NaN probabilities.
     """
-    probabilities = TRANSFORMS[transform](values.astype(np.float64))
+    # the checks look at the output as it came (float32 mostly); the one float64 copy is the result
+    probabilities = values if transform == "none" else TRANSFORMS[transform](values.astype(np.float64))
+    clip = False
     if probabilities.size:
         low, high = probabilities.min(), probabilities.max()
         if np.isnan(low) or np.isnan(high):
@@ -94,14 +97,19 @@ def probability_frame(
             )
         if low < -NOISE or high > 1 + NOISE:
             raise not_probabilities(output, f"values range from {low:.6g} to {high:.6g}, outside [0, 1]")
-        if low < 0.0 or high > 1.0:  # float noise past the bounds DRUM allows no tolerance for
-            np.clip(probabilities, 0.0, 1.0, out=probabilities)
+        clip = low < 0.0 or high > 1.0  # float noise past the bounds DRUM allows no tolerance for
     if columns.from_single:
-        probabilities = np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
-    elif sum_to_one and probabilities.size:
+        positive = probabilities[:, 0].astype(np.float64)
+        probabilities = np.column_stack([1.0 - positive, positive])
+    else:
+        probabilities = probabilities.astype(np.float64, copy=False)  # a transform's result is float64 already
+    if clip:
+        np.clip(probabilities, 0.0, 1.0, out=probabilities)
+    if sum_to_one and not columns.from_single and probabilities.size:
         sums = probabilities @ np.ones((probabilities.shape[1], 1))  # much faster than .sum(axis=1) on few columns
         worst = np.abs(sums - 1.0).max()
         if worst > NOISE:
             raise not_probabilities(output, f"rows sum to as far as {worst:.6g} from 1")
-        probabilities /= sums
+        if worst > EXACT:
+            probabilities /= sums
     return pd.DataFrame(probabilities, columns=columns.index, copy=False)
