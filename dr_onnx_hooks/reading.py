@@ -289,17 +289,23 @@ def _cut_short(data: bytes, fields: int, skipped_lines: int) -> None:
 
 _PLAIN_JSON = frozenset({str, int, bool, type(None)})  # cells that need no look
 _WIDE = 100  # columns above which one array of all the float columns is quicker to look at than each column
-_SMALL = 1 << 16  # cells below which that array is quicker anyway (pandas' column access costs ~20 us each)
+_SMALL = 1 << 16  # cells up to which that array is quicker anyway (pandas' column access costs ~20 us each)
 
 
 def _infinite_columns(frame: pd.DataFrame) -> list[int]:
-    """Positions of the float columns that hold ±inf: one vectorised look (all float columns as one
-    array when the frame is all float and wide or small: a view of read_csv's one float block, at
-    worst a copy of a small frame; else column by column)."""
+    """Positions of the float columns that hold ±inf: one vectorised look (all columns as one array
+    when the frame is small or numbers only and wide: at worst a copy of a small frame; else
+    column by column, as pandas 3's read_csv leaves one block per column)."""
+    if frame.size <= _SMALL:
+        values = frame.to_numpy()
+        if values.dtype.kind in "biu":
+            return []
+        if values.dtype.kind == "f":
+            return np.flatnonzero(np.isinf(values).any(axis=0)).tolist()
     floats = [position for position, dtype in enumerate(frame.dtypes) if dtype.kind == "f"]
     if not floats:
         return []
-    if len(floats) == frame.shape[1] and (len(floats) > _WIDE or frame.size <= _SMALL):
+    if len(floats) == frame.shape[1] > _WIDE:
         return np.flatnonzero(np.isinf(frame.to_numpy(dtype=np.float64)).any(axis=0)).tolist()
     return [position for position in floats if np.isinf(frame.iloc[:, position].to_numpy()).any()]
 
