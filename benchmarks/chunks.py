@@ -29,7 +29,7 @@ def chunk_sweep(report: Report, models: dict[str, Path], settings: Settings, row
         for size in sizes:
             plan = load_plan(models[name], replace(settings, chunk_rows=size))
             candidates[f"{size:,}" if size < rows else "unchunked"] = partial(score, frame, plan, **KWARGS)
-        t = medians(candidates, rows, rounds=3)
+        t = medians(candidates, rounds=3)
         table.append([name] + [ms(v) for v in t.values()])
         versus.append(f"{name} {t[f'{DEFAULT_CHUNK_ROWS:,}'] / t['unchunked']:.2f}x")
         report.row(table[-1])

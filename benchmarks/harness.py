@@ -80,18 +80,18 @@ def build_models(folder: Path) -> dict[str, Path]:
     }
 
 
-def reps_for(rows: int, seconds_per_call: float) -> int:
+def reps_for(seconds_per_call: float) -> int:
     """Enough repetitions for a stable median, bounded so a size costs about a second per candidate."""
-    return int(np.clip(1.0 / max(seconds_per_call, 1e-6), 5, 400 if rows < 10_000 else 60))
+    return int(np.clip(1.0 / max(seconds_per_call, 1e-6), 5, 400))
 
 
-def medians(candidates: Mapping[str, Timer], rows: int, rounds: int = 8) -> dict[str, float]:
+def medians(candidates: Mapping[str, Timer], rounds: int = 8) -> dict[str, float]:
     """Median seconds per call of each candidate, run in alternating blocks with a pause between."""
     for call in candidates.values():  # one untimed call each, and a cost estimate
         call()
     start = time.perf_counter()
     next(iter(candidates.values()))()
-    block = max(1, reps_for(rows, time.perf_counter() - start) // rounds)
+    block = max(1, reps_for(time.perf_counter() - start) // rounds)
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, call in candidates.items():

@@ -72,7 +72,7 @@ def in_process(
                 "score": partial(score, frame, plans[name], **KWARGS),
                 "floor": partial(bare, frame),
                 "drum": partial(builtin, frame),
-            }, size)
+            })
             rows.append([name, f"{size:,}", ms(t["score"]), ms(t["floor"]), ms(t["drum"]),
                          f"{t['score'] / t['floor']:.2f}", f"{t['score'] / t['drum']:.2f}"])
             report.row(rows[-1])
@@ -100,7 +100,7 @@ def behind_drum(
             "score": partial(score, frame, plans[name], **KWARGS),
             "spinning": partial(score, frame, spinning[name], **KWARGS),
             "drum": partial(builtin, frame),
-        }, size)
+        })
         rows.append([name, f"{size:,}", f"{t['score'] / t['drum']:.2f}", f"{t['spinning'] / t['drum']:.2f}"])
     report.lines += ["Where `score()` trailed DRUM, measured again with a second plan whose session spins as "
                      "onnxruntime's does by default (`DR_ONNX_SPIN_MICROSECONDS=0`):", ""]
@@ -117,7 +117,7 @@ def behind_drum(
         t = medians({
             "ours": partial(probability_frame, values, columns, choice.name, True, frame, choice.transform),
             "drum": partial(marshal_predictions, [POSITIVE, NEGATIVE], predictions, TargetType.BINARY),
-        }, size)
+        })
         steps.append(f"{ms(t['ours'])} against {ms(t['drum'])} ms at {row_count(size)}")
     report.notes.append(
         "score / DRUM built-in, where above 1.0 (table at the end of the in-process section): (1) DRUM's "

@@ -37,7 +37,7 @@ from serving import (  # tests/serving.py
 from .harness import NEGATIVE, POSITIVE, ROOT, SPIN_TAIL, Report, frame_of, ms, row_count
 
 FIRST_REQUESTS = 5
-FIRST_STARTS = 3  # fresh starts of "ours" and "DRUM" whose first requests are timed (one sample per start)
+FIRST_STARTS = 5  # fresh starts of "ours" and "DRUM" whose first requests are timed (one sample per start)
 FIRST_OF = ("ours", "DRUM")
 IDLE = 1.0  # seconds without a request before each "after idle" request
 BLOCK = 25  # requests per server per turn

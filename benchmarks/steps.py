@@ -37,7 +37,7 @@ def profile(report: Report, plans: dict[str, ModelPlan], frames: dict[int, pd.Da
             "feed": partial(plan.feed, frame),
             "run": partial(plan.runner, feeds, choice.fetch),
             "frame": partial(probability_frame, values, columns, choice.name, True, frame, choice.transform),
-        }, size)
+        })
         rest = t["score"] - t["feed"] - t["run"] - t["frame"]
         rows.append([f"{size:,}", ms(t["score"]), ms(t["feed"]), ms(t["run"]), ms(t["frame"]), ms(max(rest, 0.0))])
         report.row(rows[-1])
@@ -53,7 +53,7 @@ def profile(report: Report, plans: dict[str, ModelPlan], frames: dict[int, pd.Da
         "matmul": lambda: probabilities @ ones,
         "frame": lambda: pd.DataFrame(probabilities, columns=names),
         "indexed": lambda: pd.DataFrame(probabilities, columns=index, copy=False),
-    }, size)
+    })
     report.lines += [
         f"frame.py alternatives, on the same {size:,} x {probabilities.shape[1]} float64 probabilities (ms): row sums "
         f"`.sum(axis=1)` {ms(t['sum'])} against `@ np.ones((width, 1))` {ms(t['matmul'])}; "

@@ -29,7 +29,7 @@ def zipmap(
             t = medians({
                 "zipmap": partial(score, frame, zipped, **KWARGS),
                 "plain": partial(score, frame, plans[name], **KWARGS),
-            }, size)
+            })
             rows.append([name, f"{size:,}", ms(t["zipmap"]), ms(t["plain"]), f"{t['zipmap'] / t['plain']:.2f}"])
             report.row(rows[-1])
             report.target(f"{name}: ZipMap / no-ZipMap at {row_count(size)}", t["zipmap"] / t["plain"], 1.2)
