@@ -46,6 +46,9 @@ if ! runtime_param_set DRUM_WORKER_CONNECTIONS; then
     # hold the worker); more wait in the listen backlog.
     serving_args="$serving_args --worker-connections 100"
 fi
+# No gunicornc control socket: nothing in a container uses it, and gunicorn would create it under
+# $HOME (/opt, not writable by the image's user: an error line at every start).
+serving_args="$serving_args --no-control-socket"
 GUNICORN_CMD_ARGS="${serving_args# } ${GUNICORN_CMD_ARGS:-}"
 GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS% }"
 export GUNICORN_CMD_ARGS

@@ -77,6 +77,7 @@ def test_the_image_serves_with_the_bounded_gevent_worker_by_default(served):
     logs = served.logs()
     assert "Using worker: dr_onnx_hooks.workers.IdleBoundGeventWorker" in logs
     assert "dr_onnx_hooks worker: gevent, up to 100 connections, idle bound 30 s" in logs
+    assert "Control server error" not in logs and "Permission denied" not in logs, logs[-3000:]
 
 
 def test_a_good_request_is_answered_correctly_within_2_s_while_20_clients_hold_half_sent_bodies(served, model):
