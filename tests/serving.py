@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from drum_helpers import DRUM, DrumServer
-from helpers import ROOT, csv_bytes, encoded
+from helpers import ROOT, assert_probabilities, csv_bytes, encoded
+from models import features
 
 START_SERVER = ROOT / "start_server.sh"
 
@@ -126,6 +127,28 @@ def post_raw(port: int, body: bytes, content_type: str = "text/csv", pieces: int
 def stall(port: int, body: bytes, count: int, sent: int = 10, host: str = "127.0.0.1") -> list[StalledUpload]:
     """``count`` clients holding half-sent bodies; they are accepted (connected) when this returns."""
     return [StalledUpload(port, body, sent, host=host) for _ in range(count)]
+
+
+def assert_answered_while_clients_stall(port: int, fitted, labels: Sequence[str], finishing: int,
+                                        clients: int = 20) -> None:
+    """A good request is answered with ``fitted``'s predictions within 2 s while ``clients`` hold
+    half-sent bodies; then ``finishing`` of them send the rest and get their own predictions, and
+    the others hang up."""
+    body = csv_bytes(features(40, seed=1))
+    stalled = stall(port, body, clients)
+    try:
+        time.sleep(0.5)  # all accepted and waiting in their bodies
+        rows = features(12, seed=2)
+        started = time.monotonic()
+        good = post_raw(port, csv_bytes(rows), timeout=10)
+        elapsed = time.monotonic() - started
+        assert_probabilities(frame_from(good), fitted, rows, labels)
+        assert elapsed < 2, f"answered after {elapsed:.2f} s"
+        for upload in stalled[:finishing]:
+            assert_probabilities(frame_from(upload.finish()), fitted, features(40, seed=1), labels)
+    finally:
+        for upload in stalled:
+            upload.close()
 
 
 def frame_from(response: Response) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from helpers import ATOL, ROOT, assert_probabilities, csv_bytes
 from models import classifier, features, sklearn_onnx, slow_graph, write_model
 from serving import (
     OFFLOADING_CUSTOM_FLASK_PY,
+    assert_answered_while_clients_stall,
     concurrent_mixed_requests,
     frame_from,
     pings_during_a_long_request,
@@ -81,21 +82,7 @@ def test_the_image_serves_with_the_bounded_gevent_worker_by_default(served):
 
 
 def test_a_good_request_is_answered_correctly_within_2_s_while_20_clients_hold_half_sent_bodies(served, model):
-    body = csv_bytes(features(40, seed=1))
-    stalled = stall(served.port, body, 20)
-    try:
-        time.sleep(0.5)
-        rows = features(10, seed=2)
-        started = time.monotonic()
-        good = post_raw(served.port, csv_bytes(rows), timeout=15)
-        elapsed = time.monotonic() - started
-        assert_probabilities(frame_from(good), model[0], rows, LABELS)
-        assert elapsed < 2, f"answered after {elapsed:.2f} s"
-        for upload in stalled[:5]:  # some finish their bodies, the others hang up
-            assert_probabilities(frame_from(upload.finish()), model[0], features(40, seed=1), LABELS)
-    finally:
-        for upload in stalled:
-            upload.close()
+    assert_answered_while_clients_stall(served.port, model[0], LABELS, finishing=5)
     assert_serves(served, model)
 
 

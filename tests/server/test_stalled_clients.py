@@ -19,6 +19,7 @@ from models import classifier, features, sklearn_onnx, slow_graph
 from serving import (
     OFFLOADING_CUSTOM_FLASK_PY,
     StartServerDrum,
+    assert_answered_while_clients_stall,
     concurrent_mixed_requests,
     frame_from,
     pings_during_a_long_request,
@@ -90,22 +91,7 @@ def test_the_image_defaults_serve_with_the_bounded_gevent_worker(server):
 
 
 def test_a_good_request_is_answered_within_2_s_while_20_clients_hold_half_sent_bodies(server, model):
-    body = csv_bytes(features(40, seed=1))
-    stalled = stall(server.port, body, 20)
-    try:
-        time.sleep(0.5)  # all 20 accepted and waiting in their bodies
-        rows = features(12, seed=2)
-        started = time.monotonic()
-        good = post_raw(server.port, csv_bytes(rows), timeout=10)
-        elapsed = time.monotonic() - started
-        assert_probabilities(frame_from(good), model[0], rows, LABELS)
-        assert elapsed < 2, f"answered after {elapsed:.2f} s"
-        # Half of them finish their bodies and get their own predictions; the others hang up.
-        for upload in stalled[:10]:
-            assert_probabilities(frame_from(upload.finish()), model[0], features(40, seed=1), LABELS)
-    finally:
-        for upload in stalled:
-            upload.close()
+    assert_answered_while_clients_stall(server.port, model[0], LABELS, finishing=10)
     assert_serves(server, model)
 
 
