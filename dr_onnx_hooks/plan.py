@@ -145,7 +145,10 @@ class ModelPlan:
         found = self.graph_labels
         labels = f"{list(found.labels)} ({found.source}; {found.meaning})" if found else "none"
         choice = self.choices["class"]
-        held = f"class output holds {choice.scale_note}; " if isinstance(choice, OutputChoice) else ""
+        serves_classes = self.settings.target_type not in VALUE_TARGETS  # None: any target, per request
+        held = ""
+        if isinstance(choice, OutputChoice) and serves_classes:
+            held = f"class output holds {choice.scale_note}; "
         return (
             f"{escaped(self.path.name)}: inputs [{inputs}]; outputs {chosen}; {held}graph labels {labels}; "
             f"providers {self.session.get_providers()}"

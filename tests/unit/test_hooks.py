@@ -226,3 +226,16 @@ def test_model_dir_setting_points_load_model_elsewhere(tmp_path, monkeypatch):
     (tmp_path / "code").mkdir()
     monkeypatch.setenv("DR_ONNX_MODEL_DIR", str(tmp_path / "model"))
     assert load_model(str(tmp_path / "code")).path == tmp_path / "model" / "model.onnx"
+
+
+@pytest.mark.parametrize("target, shown", [("regression", False), ("binary", True), (None, True)])
+def test_the_load_line_says_what_the_class_output_holds_only_where_classes_are_served(
+    tmp_path, monkeypatch, caplog, target, shown
+):
+    if target:
+        monkeypatch.setenv("TARGET_TYPE", target)
+    fitted, train = regressor() if target == "regression" else classifier(("no", "yes"))
+    with caplog.at_level("INFO", logger="dr_onnx_hooks"):
+        served(tmp_path, sklearn_onnx(fitted, train))
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dr_onnx_hooks loaded")]
+    assert ("class output holds probability (" in line) is shown, line
