@@ -176,10 +176,12 @@ def server(
     )
     if min(rate["ours", s] / rate["DRUM", s] for s in bodies) < 1.0:
         report.notes.append(
-            "Server requests/s: per request the worker runs DRUM's reading, `score()`, then DRUM's own "
+            "Server requests/s: per request the worker reads the body, runs `score()`, then DRUM's own "
             "`marshal_predictions` on our already checked frame, then JSON. Against the built-in predictor, "
-            "`score()` replaces `ONNXPredictor.predict` and adds the probability frame (see the in-process "
-            "note), and `default_code/custom.py` brings `read_input_data`: "
+            "`score()` replaces `ONNXPredictor.predict` and adds the probability frame's checks (see the "
+            "in-process note); the environment's `read_input_data` adds to pandas' `read_csv` the checks for "
+            "hostile input (a finite number read as ±inf, duplicate column names, a body cut short, cell sizes), "
+            "and `custom_flask.py` reads the body first to bound it: "
             + ", ".join(
                 f"at {row_count(s)} ours {ms(1 / rate['ours', s])} ms, with load_model+score only "
                 f"{ms(1 / rate['ours, load_model+score', s])} ms, DRUM {ms(1 / rate['DRUM', s])} ms per request"
