@@ -60,16 +60,19 @@ _waiting: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
 SHUTDOWN_IDLE = 5.0  # once the worker stops, a connection that waits on its client this long is closed
 
 
-def _native_ident() -> int:
-    """The OS thread's id (gevent's patching makes ``threading.get_ident`` name the greenlet)."""
+def _native_get_ident() -> Callable[[], int]:
+    """The OS thread's id function (gevent's patching makes ``threading.get_ident`` name the greenlet)."""
     try:
         from gevent import monkey
 
         if monkey.is_module_patched("_thread"):
-            return monkey.get_original("_thread", "get_ident")()
+            return monkey.get_original("_thread", "get_ident")
     except ImportError:
         pass
-    return _thread.get_ident()
+    return _thread.get_ident
+
+
+_native_ident = _native_get_ident()  # looked up again when the worker starts, after gevent's patching
 
 
 def offload(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -136,6 +139,7 @@ class _Bodies:
     """Bytes of request bodies held in memory by this process's requests in progress."""
 
     held = 0
+    waiting = 0  # requests waiting for others to release theirs
     changed: Any = None  # a threading.Condition, made when first needed (gevent's, under the worker)
 
 
@@ -149,16 +153,24 @@ def body_reserved(nbytes: int, limit: int) -> Iterator[None]:
     bytes stay in the kernel's buffers (TCP pushes back) instead of the worker's memory.
     """
     if _Bodies.changed is None:
-        _Bodies.changed = threading.Condition()
-    with _Bodies.changed:
-        _Bodies.changed.wait_for(lambda: _Bodies.held == 0 or _Bodies.held + nbytes <= limit)
+        # a plain lock: gevent's patched RLock is Python code, a plain Lock is not (two per request)
+        _Bodies.changed = threading.Condition(threading.Lock())
+    changed = _Bodies.changed
+    with changed:
+        if _Bodies.held and _Bodies.held + nbytes > limit:
+            _Bodies.waiting += 1
+            try:
+                changed.wait_for(lambda: _Bodies.held == 0 or _Bodies.held + nbytes <= limit)
+            finally:
+                _Bodies.waiting -= 1
         _Bodies.held += nbytes
     try:
         yield
     finally:
-        with _Bodies.changed:
+        with changed:
             _Bodies.held -= nbytes
-            _Bodies.changed.notify_all()
+            if _Bodies.waiting:
+                changed.notify_all()
 
 
 def idle_timeout(environ=os.environ) -> float | None:
@@ -261,9 +273,10 @@ def _worker_class() -> type:
             super().init_process()  # patches, reinitialises the hub, loads the app (DRUM loads the model), runs
 
         def run(self) -> None:
-            global _pool, _loop_thread
+            global _pool, _loop_thread, _native_ident
             from gevent.threadpool import ThreadPool
 
+            _native_ident = _native_get_ident()
             _pool, _loop_thread = ThreadPool(1), _native_ident()
             self.log.info(
                 "dr_onnx_hooks worker: gevent, up to %s connections, idle bound %s, a native thread for long requests",
