@@ -3,7 +3,7 @@
 DRUM checks probabilities strictly: no value above 1.0 at all and rows summing to 1 within
 ``np.isclose``'s 1e-5. float32 arithmetic in a model misses that by a hair, so probabilities are
 clipped into [0, 1] (only when a value is past them: a pass saved) and rows renormalised in
-float64 (only when a row is off by more than ``EXACT``). Values further off than ``NOISE`` are
+float64, so that they sum to 1 as exactly as float64 allows. Values further off than ``NOISE`` are
 not float noise but not probabilities at all (logits, scores): that is an error naming the output.
 
 The conversion decided at load (``outputs.OutputChoice.transform``: exp of log-probabilities,
@@ -21,7 +21,6 @@ from .labels import ClassColumns
 from .outputs import not_probabilities
 
 NOISE = 1e-3
-EXACT = 1e-6  # rows this close to 1 are left as they are: DRUM's np.isclose allows 1e-5
 PREDICTIONS = "Predictions"
 
 
@@ -110,6 +109,5 @@ def probability_frame(
         worst = np.abs(sums - 1.0).max()
         if worst > NOISE:
             raise not_probabilities(output, f"rows sum to as far as {worst:.6g} from 1")
-        if worst > EXACT:
-            probabilities /= sums
+        probabilities /= sums
     return pd.DataFrame(probabilities, columns=columns.index, copy=False)

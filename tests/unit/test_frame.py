@@ -24,6 +24,12 @@ def test_float_noise_is_clipped_and_rows_renormalised_so_drum_accepts_them():
     marshal_predictions(["a", "b", "c"], frame.to_numpy(), TargetType.MULTICLASS, model_labels=list(frame.columns))
 
 
+def test_rows_off_by_float32_rounding_alone_are_renormalised_too():
+    rounded = np.array([[0.0, 0.9000000954, 0.1000000015]], dtype=np.float32)  # sums to 1 + 1e-7
+    frame = probability_frame(rounded, THREE, "p", sum_to_one=True, data=sent(1))
+    np.testing.assert_allclose(frame.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
 def test_single_value_expands_to_negative_and_positive():
     frame = probability_frame(
         np.array([[0.25], [1.0]]), ClassColumns(("n", "p"), True), "p", sum_to_one=True, data=sent(2)
