@@ -101,7 +101,9 @@ def probability_frame(
         positive = probabilities[:, 0].astype(np.float64)
         probabilities = np.column_stack([1.0 - positive, positive])
     else:
-        probabilities = probabilities.astype(np.float64, copy=False)  # a transform's result is float64 already
+        # column-major: the row division runs down contiguous columns (twice as fast on few columns),
+        # and it is the layout pandas keeps a 2-D block in, so the frame takes the array as it is
+        probabilities = np.asarray(probabilities, dtype=np.float64, order="F")
     if clip:
         np.clip(probabilities, 0.0, 1.0, out=probabilities)
     if sum_to_one and not columns.from_single and probabilities.size:
