@@ -101,7 +101,7 @@ def probability_frame(
         positive = probabilities[:, 0].astype(np.float64)
         probabilities = np.column_stack([1.0 - positive, positive])
     else:
-        # column-major: the row division runs down contiguous columns (twice as fast on few columns),
+        # column-major: the row division runs down contiguous columns (much faster on few columns),
         # and it is the layout pandas keeps a 2-D block in, so the frame takes the array as it is
         probabilities = np.asarray(probabilities, dtype=np.float64, order="F")
     if clip:

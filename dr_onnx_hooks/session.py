@@ -14,8 +14,8 @@ Its settings (environment variable or runtime parameter of the same name, read o
   0: onnxruntime's own, unbounded): whether a pool thread that runs out of work busy-waits for
   more before it sleeps, and for how long. A thread woken from sleep costs tens of microseconds
   at every parallel section of every operator; spinning briefly removes that within a run and
-  between the row chunks of one request (a 100-tree forest at 10,000 rows: about 8 % faster),
-  while the bound keeps the CPU burnt after a request to a fraction of a millisecond.
+  between the row chunks of one request (a tree ensemble gains most), while the bound keeps the
+  CPU burnt after a request to a fraction of a millisecond.
   onnxruntime's own spinning, DRUM's default, keeps a thread busy for tens of milliseconds after
   every run: a served model with requests a few milliseconds apart keeps a CPU busy, CPU that
   counts against the container's quota (figures in docs/benchmarks.md). Spinning needs more
