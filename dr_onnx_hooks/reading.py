@@ -146,6 +146,10 @@ class Limits:
         """Whether ``rows`` x ``columns`` is within every limit."""
         return columns <= self.columns and rows <= self.rows and rows * columns <= self.cells
 
+    def most_rows(self, columns: int) -> int:
+        """The most rows of ``columns`` columns within every limit (``columns`` itself is checked apart)."""
+        return min(self.rows, self.cells // max(columns, 1))
+
     def check(self, rows: int, columns: int, counted: str = "rows") -> None:
         """413 when ``rows`` (an upper bound counted as ``counted``, e.g. CSV lines) or ``columns`` is too many."""
         if columns > self.columns:
@@ -294,20 +298,21 @@ _SMALL = 1 << 16  # cells up to which that array is quicker anyway (pandas' colu
 
 def _infinite_columns(frame: pd.DataFrame) -> list[int]:
     """Positions of the float columns that hold ±inf: one vectorised look (all columns as one array
-    when the frame is small or numbers only and wide: at worst a copy of a small frame; else
-    column by column, as pandas 3's read_csv leaves one block per column)."""
+    when the frame is small, at worst a copy of it, or all float and wide; else column by column,
+    as pandas 3's read_csv leaves one block per column)."""
     if frame.size <= _SMALL:
         values = frame.to_numpy()
         if values.dtype.kind in "biu":
             return []
         if values.dtype.kind == "f":
             return np.flatnonzero(np.isinf(values).any(axis=0)).tolist()
-    floats = [position for position, dtype in enumerate(frame.dtypes) if dtype.kind == "f"]
-    if not floats:
-        return []
-    if len(floats) == frame.shape[1] > _WIDE:
+    kinds = [dtype.kind for dtype in frame.dtypes]
+    if kinds.count("f") == len(kinds) > _WIDE:
         return np.flatnonzero(np.isinf(frame.to_numpy(dtype=np.float64)).any(axis=0)).tolist()
-    return [position for position in floats if np.isinf(frame.iloc[:, position].to_numpy()).any()]
+    return [
+        position for position, (kind, (_, column)) in enumerate(zip(kinds, frame.items(), strict=True))
+        if kind == "f" and np.isinf(column.to_numpy()).any()
+    ]
 
 
 def _is_object(dtype: Any) -> bool:
@@ -406,14 +411,17 @@ class RequestReader:
     def _csv(self, body: bytes) -> pd.DataFrame:
         start = _matched_end(_BLANK_LINES, body, 0)
         fields = _header_fields(body, start, self.limits.columns)
-        data = body[start:]  # pandas then takes exactly the header measured above
-        if not self.limits.allow(len(data), fields):  # every line takes a byte: a short body needs no count
-            lines = _line_breaks(data) + (not data.endswith((b"\n", b"\r")))
-            self.limits.check(lines - 1, fields, counted="lines below the header")
+        data = body[start:] if start else body  # pandas then takes exactly the header measured above
+        self.limits.check(0, fields)  # a header too wide is refused before pandas reads it
+        most = self.limits.most_rows(fields)
         skipped_lines = _line_breaks(body[:start])
         skip_blank_lines = fields > 1  # as DRUM: a blank line is a missing value when there is one column
         try:
-            frame = pd.read_csv(io.BytesIO(data), skip_blank_lines=skip_blank_lines, **self._text_options(data))
+            # pandas stops one row past the limits: a longer body is refused without being read whole
+            # (and without counting its lines first, which costs a third of the parse)
+            frame = pd.read_csv(
+                io.BytesIO(data), nrows=most + 1, skip_blank_lines=skip_blank_lines, **self._text_options(data)
+            )
             if any((m := _MANGLED.fullmatch(str(c))) and m.group(1) in frame.columns for c in frame.columns):
                 _unique(pd.read_csv(io.BytesIO(data), nrows=1, header=None, dtype=str).iloc[0].tolist())
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -421,6 +429,8 @@ class RequestReader:
         except UnicodeDecodeError:
             _check_utf8(body, "CSV")  # raises, with the position in the body rather than in pandas' chunk
             raise
+        if len(frame) > most:
+            self.limits.check(len(frame), fields, counted="rows or more")
         _cut_short(data, fields, skipped_lines)
         self._csv_overflow(frame, data, skip_blank_lines)
         self._cell_sizes(frame, len(body))

@@ -169,7 +169,7 @@ def test_quoted_header_names_hold_commas_and_line_breaks():
     "body, limits, message",
     [
         (b"a\n" + b"1\n" * 11, Limits(rows=10),
-         "11 lines below the header, more than the 10 rows accepted (DR_ONNX_MAX_ROWS)"),
+         "11 rows or more, more than the 10 rows accepted (DR_ONNX_MAX_ROWS)"),
         (b"a,b,c\n1,2,3\n", Limits(columns=2), "more than 2 columns"),
         (json.dumps([{"a": 1}] * 11).encode(), Limits(rows=10), "11 rows, more than the 10 rows accepted"),
         (json.dumps([{"a": 1}, {"b": 1}, {"c": 1}]).encode(), Limits(columns=2), "more than 2 columns"),
