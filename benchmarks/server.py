@@ -142,7 +142,8 @@ def server(
         "where onnxruntime's thread pool works (a tree ensemble; the logistic regression's one operator never "
         "uses it).",
     )
-    bodies = {1: csv_bytes(frame_of(1, seed=7)), 1000: csv_bytes(frame_of(1000, seed=8))}
+    bodies = {1: csv_bytes(frame_of(1, seed=7)), 1000: csv_bytes(frame_of(1000, seed=8)),
+              10_000: csv_bytes(frame_of(10_000, seed=10))}
     measured = measure(models, workdir, requests_per_size, bodies)
     latencies, cpu = measured.latencies, measured.cpu
     rows = []
