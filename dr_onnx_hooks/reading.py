@@ -121,7 +121,9 @@ def _json_kind(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """How much one request may hold; checked before the expensive parse so a worker is never tied up."""
+    """How much one request may hold; checked before the parse where the body declares it (CSV header
+    width, Arrow metadata, Matrix Market size line), else as it goes (CSV rows: pandas stops one row
+    past them), so that a body over a limit never costs more than the largest one accepted."""
 
     columns: int = 10_000
     rows: int = 1_000_000
