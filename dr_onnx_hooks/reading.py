@@ -123,7 +123,8 @@ def _json_kind(value: Any) -> str:
 class Limits:
     """How much one request may hold; checked before the parse where the body declares it (CSV header
     width, Arrow metadata, Matrix Market size line), else as it goes (CSV rows: pandas stops one row
-    past them), so that a body over a limit never costs more than the largest one accepted."""
+    past them; JSON: once decoded, before the frame), so that a body over a limit costs no more than
+    the largest one accepted."""
 
     columns: int = 10_000
     rows: int = 1_000_000
