@@ -15,6 +15,9 @@ proposed ``hooks.py`` change, as a custom.py), from one client and from several 
 ``/ping/``'s latency while a long request runs.
 """
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -58,11 +61,15 @@ def setups() -> dict[str, Setup]:
     }
 
 
+def children_cpu(pid: int) -> float:
+    """CPU seconds used so far by the children of ``pid`` (a gunicorn master's workers)."""
+    return sum(sum(child.cpu_times()[:2]) for child in psutil.Process(pid).children(recursive=True))
+
+
 def worker_cpu(running: DrumServer) -> float:
     """CPU seconds used so far by the server's gunicorn workers."""
     assert running.process is not None
-    workers = psutil.Process(running.process.pid).children(recursive=True)
-    return sum(sum(w.cpu_times()[:2]) for w in workers)
+    return children_cpu(running.process.pid)
 
 
 def post(running: DrumServer, body: bytes) -> float:
@@ -238,6 +245,77 @@ def first_requests(report: Report, measured: Measured, first_calls: dict[str, di
 
 # --- the gunicorn worker ----------------------------------------------------------------------------
 
+BARE_WORKERS = {
+    "sync": ["--worker-class", "sync"],
+    "gevent (gunicorn's)": ["--worker-class", "gevent", "--worker-connections", "100"],
+    "image default": ["--worker-class", "dr_onnx_hooks.workers.IdleBoundGeventWorker", "--worker-connections", "100"],
+}
+
+
+def bare_workers(report: Report, workdir: Path, requests_per_size: int) -> str:
+    """Each worker class serving ``bare_app`` (nothing but the body read and a constant answer) under
+    plain gunicorn, with DRUM's keep-alive 0: requests/s and worker CPU per request. Returns the
+    comparison in words, for the note on the worker."""
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
+    body = csv_bytes(frame_of(1, seed=7))
+    try:
+        for name, args in BARE_WORKERS.items():
+            with socket.socket() as probe:  # a free port
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--workers", "1", "--keep-alive", "0", "--no-control-socket",
+                 "--bind", f"127.0.0.1:{port}", *args, "benchmarks.bare_app:app"],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(workdir / f"bare-{port}.log").open("wb"),
+            )
+            servers[name] = (process, f"http://127.0.0.1:{port}")
+        for process, url in servers.values():
+            _wait_answering(process, url)
+        latencies: dict[str, list[float]] = {name: [] for name in servers}
+        cpu = dict.fromkeys(servers, 0.0)
+        for _ in range(max(1, 4 * requests_per_size // BLOCK)):
+            for name, (process, url) in servers.items():
+                before = children_cpu(process.pid)
+                for _ in range(BLOCK):
+                    start = time.perf_counter()
+                    requests.post(url + "/", data=body, timeout=10).raise_for_status()
+                    latencies[name].append(time.perf_counter() - start)
+                cpu[name] += children_cpu(process.pid) - before
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(10)
+    rate = {name: len(values) / sum(values) for name, values in latencies.items()}
+    per_request = {name: cpu[name] / len(latencies[name]) for name in servers}
+    report.lines += [
+        "The worker classes alone: plain gunicorn (1 worker, keep-alive 0 as DRUM sets it) serving "
+        "`benchmarks/bare_app.py`, which reads the body and answers a constant; the same 1-row CSV body, one "
+        "client, the servers taking turns.",
+        "",
+    ]
+    report.table(["worker", "requests/s", "p50 ms", "worker CPU ms per request"],
+                 [[name, f"{rate[name]:.0f}", ms(float(np.median(latencies[name]))), ms(per_request[name])]
+                  for name in servers])
+    return ", ".join(
+        f"{name} {rate[name] / rate['sync']:.2f}x sync's requests/s for {ms(per_request[name] - per_request['sync'])} "
+        "ms more worker CPU per request"
+        for name in servers if name != "sync"
+    )
+
+
+def _wait_answering(process: subprocess.Popen, url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn for {url} exited with {process.returncode}")
+        try:
+            requests.post(url + "/", data=b"x", timeout=2).raise_for_status()
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise TimeoutError(f"gunicorn at {url} not answering after {timeout} s")
+
+
 WorkerSetup = tuple[type[DrumServer], str]  # how the server starts, its custom_flask.py
 SYNC = "sync (DRUM's default)"
 
@@ -356,10 +434,12 @@ def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per
                  [[name, f"{took:.1f}", ms(slowest)] for name, (slowest, took) in pings.items()])
     for name, (slowest, took) in pings.items():
         report.row([name, f"request {took:.1f} s", f"slowest /ping/ {ms(slowest)} ms"])
+    bare = bare_workers(report, workdir, requests_per_size)
     if any(rate["image default", s, c] < rate[SYNC, s, c] for s in bodies for c in CLIENTS):
         report.notes.append(
             "Worker: the image's gevent worker costs the event loop's share of each connection (accepting it, "
-            "a greenlet, switches to and from the loop, gevent's locks): worker CPU per request "
+            "a greenlet, switches to and from the loop, gevent's locks), and gunicorn's own gevent worker costs "
+            f"as much: serving an application that does nothing, {bare} (bare worker table). Worker CPU per request "
             + ", ".join(
                 f"{ms(results['image default', s, 1][2] / len(results['image default', s, 1][0]))} against "
                 f"{ms(results[SYNC, s, 1][2] / len(results[SYNC, s, 1][0]))} ms at {row_count(s)}"
