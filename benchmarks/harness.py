@@ -103,6 +103,18 @@ def medians(candidates: Mapping[str, Timer], rounds: int = 8) -> dict[str, float
     return {name: float(np.median(v)) for name, v in times.items()}
 
 
+def warm_up(folder: Path, settings: Settings, seconds: float = 3.0) -> None:
+    """``score()`` on 10,000 rows for ``seconds``, discarded: the first section otherwise runs on a
+    machine still settling after the models' training (its first figures came out up to 1.7x slower
+    than the same calls later in the run)."""
+    from dr_onnx_hooks import score
+
+    plan, frame = load_plan(folder, settings), frame_of(10_000)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        score(frame, plan, **KWARGS)
+
+
 def row_count(count: int) -> str:
     return f"{count:,} row{'' if count == 1 else 's'}"
 

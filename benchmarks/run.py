@@ -34,7 +34,16 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE.parent), str(HERE.parent / "tests")] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 from benchmarks.chunks import chunk_sweep  # noqa: E402
-from benchmarks.harness import ROOT, SIZES, Report, build_models, default_settings, frame_of, machine  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    ROOT,
+    SIZES,
+    Report,
+    build_models,
+    default_settings,
+    frame_of,
+    machine,
+    warm_up,
+)
 from benchmarks.in_process import in_process  # noqa: E402
 from benchmarks.memory import memory, probe_memory  # noqa: E402
 from benchmarks.server import server  # noqa: E402
@@ -59,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tmp)
         models = build_models(workdir / "models")
         frames = {size: frame_of(size) for size in SIZES}
+        warm_up(models["logreg"], settings)
         plans = in_process(report, models, frames, settings)
         zipmap(report, models, frames, plans, settings)
         profile(report, plans, frames)
