@@ -9,9 +9,8 @@ with onnxruntime's own (``DR_ONNX_SPIN_MICROSECONDS=0``). Measures
 requests/s, p50/p99 latency and worker CPU of 1-row and 1000-row CSV POSTs from a sequential
 loopback client, the servers taking turns in blocks, and the first requests after start against
 the steady state. Then the gunicorn worker: DRUM's default sync worker against the image's
-default (``start_server.sh``: ``dr_onnx_hooks.workers.IdleBoundGeventWorker``, 100 connections)
-and against that worker with the hooks handing their CPU-bound part to its native thread (the
-proposed ``hooks.py`` change, as a custom.py), from one client and from several at once, and
+default (``start_server.sh``: ``dr_onnx_hooks.workers.IdleBoundGeventWorker``, 100 connections),
+from one client and from several at once, the worker classes alone under plain gunicorn, and
 ``/ping/``'s latency while a long request runs.
 """
 
@@ -32,7 +31,6 @@ from drum_helpers import CUSTOM_PY, DrumServer, label_args  # tests/drum_helpers
 from helpers import csv_bytes  # tests/helpers.py
 from models import slow_graph  # tests/models.py
 from serving import (  # tests/serving.py
-    OFFLOADING_CUSTOM_FLASK_PY,
     StartServerDrum,
     pings_during_a_long_request,
 )
@@ -49,8 +47,13 @@ CLIENTS = (1, 4)  # clients sending at once, in the worker comparison
 Setup = tuple[str, Mapping[str, str], Mapping[str, str]]  # model, code files (none: DRUM's predictor), extra env
 
 
+def environment_code() -> dict[str, str]:
+    """The environment's default code folder: ``custom.py`` and ``custom_flask.py``, by name."""
+    return {name: (ROOT / "default_code" / name).read_text() for name in ("custom.py", "custom_flask.py")}
+
+
 def setups() -> dict[str, Setup]:
-    environment = {name: (ROOT / "default_code" / name).read_text() for name in ("custom.py", "custom_flask.py")}
+    environment = environment_code()
     return {
         "ours": ("logreg", environment, {}),
         "ours, load_model+score": ("logreg", {"custom.py": CUSTOM_PY}, {}),
@@ -81,14 +84,20 @@ def post(running: DrumServer, body: bytes) -> float:
     return elapsed
 
 
-def start(setup: Setup, models: dict[str, Path], workdir: Path) -> DrumServer:
-    model, files, env = setup
+def serve(workdir: Path, model: bytes, files: Mapping[str, str], env: Mapping[str, str] | None = None,
+          kind: type[DrumServer] = DrumServer) -> DrumServer:
+    """A started server (``kind``) on a new folder of ``workdir`` holding ``model`` and the code ``files``."""
     folder = workdir / f"server-{len(list(workdir.glob('server-*')))}"
     folder.mkdir()
-    (folder / "model.onnx").write_bytes((models[model] / "model.onnx").read_bytes())
+    (folder / "model.onnx").write_bytes(model)
     for name, text in files.items():
         (folder / name).write_text(text)
-    return DrumServer(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir, env=env).start(timeout=90)
+    return kind(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir, env=env).start(timeout=90)
+
+
+def start(setup: Setup, models: dict[str, Path], workdir: Path) -> DrumServer:
+    model, files, env = setup
+    return serve(workdir, (models[model] / "model.onnx").read_bytes(), files, env)
 
 
 @dataclass
@@ -316,29 +325,15 @@ def _wait_answering(process: subprocess.Popen, url: str, timeout: float = 30) ->
     raise TimeoutError(f"gunicorn at {url} not answering after {timeout} s")
 
 
-WorkerSetup = tuple[type[DrumServer], str]  # how the server starts, its custom_flask.py
 SYNC = "sync (DRUM's default)"
+WORKERS: dict[str, type[DrumServer]] = {SYNC: DrumServer, "image default": StartServerDrum}  # how each starts
 
 
-def worker_setups() -> dict[str, WorkerSetup]:
-    flask_ext = (ROOT / "default_code" / "custom_flask.py").read_text()
-    return {
-        SYNC: (DrumServer, flask_ext),
-        "image default": (StartServerDrum, flask_ext),
-        "image default, offloading": (StartServerDrum, OFFLOADING_CUSTOM_FLASK_PY),
-    }
-
-
-def start_worker_servers(model: bytes, workdir: Path, name: str) -> dict[str, DrumServer]:
+def start_worker_servers(model: bytes, workdir: Path) -> dict[str, DrumServer]:
     servers: dict[str, DrumServer] = {}
     try:
-        for label, (kind, flask_ext) in worker_setups().items():
-            folder = workdir / f"{name}-{len(servers)}"
-            folder.mkdir()
-            (folder / "model.onnx").write_bytes(model)
-            (folder / "custom.py").write_text((ROOT / "default_code" / "custom.py").read_text())
-            (folder / "custom_flask.py").write_text(flask_ext)
-            servers[label] = kind(folder, "binary", label_args(POSITIVE, NEGATIVE), log_dir=workdir).start(timeout=90)
+        for label, kind in WORKERS.items():
+            servers[label] = serve(workdir, model, environment_code(), kind=kind)
     except BaseException:
         for running in servers.values():
             running.stop()
@@ -380,18 +375,17 @@ def ping_during_long_request(running: DrumServer) -> tuple[float, float]:
 def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per_size: int) -> None:
     report.heading(
         "drum server: the gunicorn worker",
-        "The logistic regression behind three servers taking turns in blocks of "
+        "The logistic regression behind two servers taking turns in blocks of "
         f"{BLOCK} requests, {requests_per_size} requests per server, size and client count: *sync (DRUM's "
         "default)*, a plain `drum server`; *image default*, the same started through `start_server.sh` "
-        "(`dr_onnx_hooks.workers.IdleBoundGeventWorker`, 100 connections per worker, 30 s idle bound); "
-        "*offloading*, a second server of the same build: `flask_ext.BodyGuard` now hands every request with a "
-        "body to `workers.handle_request` in both (the native thread once the body is over 64 KiB or the last "
-        "small request was slow). Every server has the environment's `custom.py` and `custom_flask.py`. "
+        "(`dr_onnx_hooks.workers.IdleBoundGeventWorker`, 100 connections per worker, 30 s idle bound), where "
+        "`flask_ext.BodyGuard` hands a request to the worker's native thread once its body is over 64 KiB or the "
+        "last small request was slow. Every server has the environment's `custom.py` and `custom_flask.py`. "
         "Several clients are threads of this process, on the same CPUs.",
     )
     bodies = {1: csv_bytes(frame_of(1, seed=7)), 100: csv_bytes(frame_of(100, seed=9))}
     model = (models["logreg"] / "model.onnx").read_bytes()
-    servers = start_worker_servers(model, workdir, "worker")
+    servers = start_worker_servers(model, workdir)
     results: dict[tuple[str, int, int], tuple[list[float], float, float]] = {}
     try:
         for size, body in bodies.items():
@@ -424,7 +418,7 @@ def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per
                 rate["image default", size, clients] / rate[SYNC, size, clients], 1.0,
                 at_least=True,
             )
-    slow = start_worker_servers(slow_graph(), workdir, "slow")
+    slow = start_worker_servers(slow_graph(), workdir)
     try:
         pings = {name: ping_during_long_request(running) for name, running in slow.items()}
     finally:
@@ -446,7 +440,6 @@ def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per
                 for s in bodies
             )
             + " (sync), in exchange for serving other connections while some stall (tests/server/"
-            "test_stalled_clients.py). *offloading* hands a request to the native thread and back (about 0.05-0.1 "
-            "ms) only when its body is over 64 KiB or the last small request took 10 ms or more."
+            "test_stalled_clients.py)."
         )
 

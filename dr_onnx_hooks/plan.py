@@ -58,7 +58,7 @@ class ModelPlan:
 
     def __init__(
         self, path: Path, settings: Settings, session: ort.InferenceSession, outputs: list[OutputSpec],
-        feed: InputFeed, runner: Runner, choices: dict[str, Choice],
+        feed: InputFeed, runner: Runner, choices: dict[str, Choice], warm_seconds: float | None = None,
     ) -> None:
         self.path = path
         self.settings = settings
@@ -68,7 +68,7 @@ class ModelPlan:
         self.runner = runner
         self.choices = choices
         self._columns: dict[tuple[str, Labels, int], ClassColumns] = {}
-        self.warm_seconds: float | None = None  # the warm-up run's time; None when it did not complete
+        self.warm_seconds = warm_seconds  # the warm-up run's time; None when it did not complete
 
     @classmethod
     def load(cls, path: Path, settings: Settings) -> "ModelPlan":
@@ -91,8 +91,7 @@ class ModelPlan:
         warm_seconds = time.perf_counter() - started if warmed is not None else None
         if warmed is not None and isinstance(choices["class"], OutputChoice):
             choices["class"] = _checked_on_warm_up(choices["class"], warmed)
-        plan = cls(path, settings, session, outputs, feed, runner, choices)
-        plan.warm_seconds = warm_seconds
+        plan = cls(path, settings, session, outputs, feed, runner, choices, warm_seconds)
         if settings.target_type in TARGETS:
             plan.choice(settings.target_type)
         logger.info("dr_onnx_hooks loaded %s; settings: %s", plan.summary(), settings.describe())

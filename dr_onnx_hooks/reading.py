@@ -145,16 +145,13 @@ class Limits:
         """What a compressed Arrow body may decompress to, in all: a float64 for every cell the limits accept."""
         return self.cells * BYTES_PER_CELL
 
-    def allow(self, rows: int, columns: int) -> bool:
-        """Whether ``rows`` x ``columns`` is within every limit."""
-        return columns <= self.columns and rows <= self.rows and rows * columns <= self.cells
-
     def most_rows(self, columns: int) -> int:
         """The most rows of ``columns`` columns within every limit (``columns`` itself is checked apart)."""
         return min(self.rows, self.cells // max(columns, 1))
 
     def check(self, rows: int, columns: int, counted: str = "rows") -> None:
-        """413 when ``rows`` (an upper bound counted as ``counted``, e.g. CSV lines) or ``columns`` is too many."""
+        """413 when ``rows`` (as ``counted``: e.g. ``rows or more`` when the parse stopped past the limit)
+        or ``columns`` is too many."""
         if columns > self.columns:
             raise TooLargeError(
                 f"The request has more than {self.columns} columns, the most accepted ({COLUMNS_SETTING})."

@@ -82,10 +82,14 @@ def offload(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     connections; anywhere else (no such worker, or a call from another thread) it is a plain call.
     The function's exception, if any, is raised here.
     """
-    pool = _pool
-    if pool is None or _native_ident() != _loop_thread:
+    if not _on_loop():
         return function(*args, **kwargs)
-    return pool.apply(function, args, kwargs)
+    return _pool.apply(function, args, kwargs)
+
+
+def _on_loop() -> bool:
+    """Whether this is the event loop's thread of an ``IdleBoundGeventWorker`` (one with a native thread)."""
+    return _pool is not None and _native_ident() == _loop_thread
 
 
 INLINE_BODY_BYTES = 1 << 16  # a body this small parses in well under a millisecond
@@ -114,7 +118,7 @@ def handle_request(app: Callable[..., T], environ: dict, start_response: Callabl
     (``offload``) otherwise, so that a slow model or a large body does not hold the loop. Without
     ``IdleBoundGeventWorker`` it is a plain call.
     """
-    if _pool is None or _native_ident() != _loop_thread:
+    if not _on_loop():
         return app(environ, start_response)
     small = body_bytes <= INLINE_BODY_BYTES
 

@@ -22,10 +22,6 @@ from models import features
 
 START_SERVER = ROOT / "start_server.sh"
 
-# The environment's custom_flask.py: BodyGuard reads the body within the process's body budget and
-# hands the request to dr_onnx_hooks.workers.handle_request (the native thread when that pays).
-OFFLOADING_CUSTOM_FLASK_PY = (ROOT / "default_code" / "custom_flask.py").read_text()
-
 # Formats sent side by side to one worker, with their Content-Type.
 CONTENT_TYPES = {
     "csv": "text/csv",

@@ -15,7 +15,6 @@ import requests
 from helpers import ATOL, ROOT, assert_probabilities, csv_bytes
 from models import classifier, features, sklearn_onnx, slow_graph, write_model
 from serving import (
-    OFFLOADING_CUSTOM_FLASK_PY,
     assert_answered_while_clients_stall,
     concurrent_mixed_requests,
     frame_from,
@@ -150,8 +149,8 @@ def test_sigterm_during_a_slow_upload_lets_it_finish_with_200_and_the_container_
 def test_ping_is_answered_while_a_long_request_runs_in_the_worker_s_native_thread(tmp_path, container):
     folder = tmp_path / "model"
     write_model(folder, slow_graph())
-    shutil.copy(ROOT / "default_code" / "custom.py", folder / "custom.py")
-    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
+    for name in ("custom.py", "custom_flask.py"):
+        shutil.copy(ROOT / "default_code" / name, folder / name)
     running = container(BINARY, [f"{readable(folder)}:/opt/code:ro"]).run()
     running.wait_ready()
     response, seconds, pings = pings_during_a_long_request(running.port)

@@ -17,7 +17,6 @@ from drum_helpers import label_args, write_code_dir
 from helpers import ATOL, DEFAULT_CODE, assert_probabilities, csv_bytes
 from models import classifier, features, sklearn_onnx, slow_graph
 from serving import (
-    OFFLOADING_CUSTOM_FLASK_PY,
     StartServerDrum,
     assert_answered_while_clients_stall,
     concurrent_mixed_requests,
@@ -65,15 +64,6 @@ def quick_idle(request, tmp_path_factory, model):
     fitted, train = model
     folder = code_dir(tmp_path_factory.mktemp("idle") / "model", sklearn_onnx(fitted, train))
     return start(request, folder, {"DR_ONNX_IDLE_TIMEOUT": str(IDLE)})
-
-
-@pytest.fixture(scope="module")
-def offloading(request, tmp_path_factory, model):
-    """Each request with a body handled in the worker's native thread (the proposed BodyGuard change)."""
-    fitted, train = model
-    folder = code_dir(tmp_path_factory.mktemp("offloading") / "model", sklearn_onnx(fitted, train))
-    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
-    return start(request, folder)
 
 
 def assert_serves(server, model, rows=None) -> None:
@@ -128,11 +118,7 @@ def test_a_slow_upload_that_keeps_sending_is_not_cut_by_the_bound(quick_idle, mo
     assert_probabilities(frame_from(response), model[0], rows, LABELS)
 
 
-@pytest.mark.parametrize("served", ["server", "offloading"])
-def test_concurrent_requests_of_different_sizes_and_formats_on_one_worker_get_their_own_predictions(
-    request, served, model
-):
-    server = request.getfixturevalue(served)
+def test_concurrent_requests_of_different_sizes_and_formats_on_one_worker_get_their_own_predictions(server, model):
     sizes = [1, 3, 17, 200, 1000, 2, 64, 5, 500, 9, 33, 120]
     frames = [features(n, seed=100 + i) for i, n in enumerate(sizes)]
     for fmt, frame, answer in concurrent_mixed_requests(server.port, frames):
@@ -165,9 +151,7 @@ def test_sigterm_during_a_slow_upload_lets_it_finish_with_200_and_the_server_exi
 
 def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request, tmp_path):
     """A request handed to the worker's native thread once its body is read runs off the event loop."""
-    folder = code_dir(tmp_path / "model", slow_graph())
-    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
-    server = start(request, folder)
+    server = start(request, code_dir(tmp_path / "model", slow_graph()))
     response, seconds, pings = pings_during_a_long_request(server.port)
     assert seconds > 1.5, "the run was too short to show anything"
     assert pings and max(pings) < 0.5, pings
@@ -175,12 +159,11 @@ def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request
 
 
 def test_bodies_read_at_once_stay_within_the_body_limit_and_the_next_waits_its_turn(request, tmp_path, model):
-    """With the proposed BodyGuard change: the bodies a worker holds together stay within
+    """The bodies a worker holds together stay within
     DR_ONNX_MAX_BODY_BYTES, which the memory budget allows one request; a body that would pass it
     waits, unread, until the one in progress is done."""
     fitted, train = model
     folder = code_dir(tmp_path / "model", sklearn_onnx(fitted, train))
-    (folder / "custom_flask.py").write_text(OFFLOADING_CUSTOM_FLASK_PY)
     server = start(request, folder, {"DR_ONNX_MAX_BODY_BYTES": "30000"})
     first_rows, second_rows = features(200, seed=6), features(200, seed=7)  # about 17 KB each
     (first,) = stall(server.port, csv_bytes(first_rows), 1, sent=5000)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -38,20 +39,25 @@ def test_an_unusable_idle_timeout_names_the_setting(value):
         workers.idle_timeout({"DR_ONNX_IDLE_TIMEOUT": value})
 
 
+@contextmanager
 def bounded_pair(seconds: float):
-    """A connected pair: ``ours`` as the worker makes a client connection, ``peer`` a plain socket."""
+    """A connected pair, both closed after: ``ours`` as the worker makes a client connection, ``peer``
+    a plain socket."""
     from gevent import socket as gsocket
 
     left, peer = socket.socketpair()
     ours = gsocket.socket(left.family, left.type, left.proto, fileno=left.detach())
     ours.__class__ = workers._bounded_socket_class(seconds)
     ours.setblocking(True)  # what gunicorn does: blocking now means "at most the bound"
-    return ours, peer
+    try:
+        yield ours, peer
+    finally:
+        ours.close()
+        peer.close()
 
 
 def test_a_client_that_sends_nothing_for_the_bound_is_a_quiet_timeout_naming_the_setting(caplog):
-    ours, peer = bounded_pair(0.2)
-    try:
+    with bounded_pair(0.2) as (ours, peer):
         assert ours.gettimeout() == 0.2
         peer.sendall(b"abc")
         assert ours.recv(10) == b"abc"
@@ -62,66 +68,50 @@ def test_a_client_that_sends_nothing_for_the_bound_is_a_quiet_timeout_naming_the
         assert isinstance(idle.value, TimeoutError) and idle.value.errno == errno.ENOTCONN  # gunicorn: no traceback
         assert str(idle.value) == "nothing received for 0.2 s (DR_ONNX_IDLE_TIMEOUT)"
         assert "Closing the connection from" in caplog.text
-    finally:
-        ours.close()
-        peer.close()
 
 
 def test_a_shorter_wait_gunicorn_sets_itself_stays_a_plain_timeout():
-    ours, peer = bounded_pair(5)
-    try:
+    with bounded_pair(5) as (ours, peer):
         ours.settimeout(0.05)  # as gunicorn's close_graceful does while draining
         with pytest.raises(TimeoutError) as plain:
             ours.recv(10)
         assert not isinstance(plain.value, workers.ClientIdle)
-    finally:
-        ours.close()
-        peer.close()
 
 
 def test_a_large_response_to_a_slow_client_that_keeps_reading_is_not_cut():
-    ours, peer = bounded_pair(0.3)
     payload = bytes(range(256)) * 40_000  # ~10 MB: many waits for the client, each shorter than the bound
     received = bytearray()
+    with bounded_pair(0.3) as (ours, peer):
 
-    def slow_reader():
-        while chunk := peer.recv(1 << 20):
-            received.extend(chunk)
-            time.sleep(0.05)
+        def slow_reader():
+            while chunk := peer.recv(1 << 20):
+                received.extend(chunk)
+                time.sleep(0.05)
 
-    reader = threading.Thread(target=slow_reader)
-    reader.start()
-    started = time.monotonic()
-    try:
-        ours.sendall(payload)
-    finally:
-        ours.close()
-    reader.join(30)
-    peer.close()
+        reader = threading.Thread(target=slow_reader)
+        reader.start()
+        started = time.monotonic()
+        try:
+            ours.sendall(payload)
+        finally:
+            ours.close()  # the reader's end of the stream
+        reader.join(30)
     assert bytes(received) == payload
     assert time.monotonic() - started > 0.3  # longer than the bound in all
 
 
 def test_a_client_that_stops_reading_the_response_is_timed_out():
-    ours, peer = bounded_pair(0.2)
-    try:
+    with bounded_pair(0.2) as (ours, peer):
         with pytest.raises(workers.ClientIdle, match="nothing read by the client for 0.2 s"):
             ours.sendall(b"x" * 50_000_000)
-    finally:
-        ours.close()
-        peer.close()
 
 
 def test_has_bytes_looks_without_waiting_or_consuming():
-    ours, peer = bounded_pair(5)
-    try:
+    with bounded_pair(5) as (ours, peer):
         assert not workers._has_bytes(ours)
         peer.sendall(b"GET")
         time.sleep(0.05)
         assert workers._has_bytes(ours) and ours.recv(3) == b"GET"
-    finally:
-        ours.close()
-        peer.close()
 
 
 def test_the_worker_class_loads_without_onnxruntime_or_pandas():
