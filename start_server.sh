@@ -37,13 +37,13 @@ serving_args=""
 if runtime_param_set DRUM_GUNICORN_WORKER_CLASS; then
     echo "dr_onnx: gunicorn worker class from the runtime parameter DRUM_GUNICORN_WORKER_CLASS"
 else
-    # DRUM's gevent worker, with each connection's waits bounded (DR_ONNX_IDLE_TIMEOUT) and the
-    # hooks' CPU-bound part in a native thread (dr_onnx_hooks/workers.py).
-    serving_args="--worker-class dr_onnx_hooks.workers.IdleBoundGeventWorker"
+    # Each request read whole by an event loop before it is handled, every wait on a client bounded
+    # (DR_ONNX_IDLE_TIMEOUT), long requests in a native thread (dr_onnx_hooks/workers.py).
+    serving_args="--worker-class dr_onnx_hooks.workers.BufferingWorker"
 fi
 if ! runtime_param_set DRUM_WORKER_CONNECTIONS; then
-    # Connections one gevent worker serves at once (DRUM's default, 5, lets five stalled clients
-    # hold the worker); more wait in the listen backlog.
+    # Connections one worker holds at once (DRUM's default, 5, would let five stalled clients take
+    # every slot); more wait in the listen backlog.
     serving_args="$serving_args --worker-connections 100"
 fi
 # No gunicornc control socket: nothing in a container uses it, and gunicorn would create it under

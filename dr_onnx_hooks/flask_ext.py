@@ -8,9 +8,9 @@ a model folder with its own ``custom.py`` can add the same line as ``custom_flas
   (413 as soon as more arrive, before the rest is read), the whole of it (a body shorter than its
   ``Content-Length``, when the client half-closes, is a 400 instead of being scored truncated),
   and well framed (a malformed chunked body is a 400; gunicorn raises its own exception there,
-  which DRUM's handler would turn into a 500). The application then reads the same bytes, in the
-  worker's native thread when that pays (``workers.handle_request``), and the bodies a gevent
-  worker reads at once stay within the limit together (``workers.body_reserved``).
+  which DRUM's handler would turn into a 500). The application then reads the same bytes. (Under
+  the image's worker, ``workers.BufferingWorker``, the body is already in memory, read within the
+  limit together with the other bodies the worker holds.)
 * **Werkzeug's own refusals** while DRUM parses a form (more than 1,000 multipart parts, a field
   or file name too long: 413) keep their status: DRUM's blueprint handler turns every
   ``HTTPException`` except 400 into a bare 500, but Flask looks up handlers registered for a
@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .quoting import capped
 from .settings import MAX_BODY_SETTING, Settings
-from .workers import body_reserved, handle_request
+from .workers import BodyTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +74,9 @@ class BodyGuard:
         if announced.isdigit() and int(announced) > self.max_bytes:
             return _answer(start_response, 413, f"The request body has {announced} bytes, more than the "
                                                 f"{self.max_bytes} accepted ({MAX_BODY_SETTING}).")
-        # under the gevent worker many bodies are read at once: together they stay within the limit
-        with body_reserved(min(int(announced), self.max_bytes) if announced.isdigit() else self.max_bytes,
-                           self.max_bytes):
-            return self._guarded(environ, start_response, announced)
-
-    def _guarded(self, environ: dict, start_response: Callable, announced: str) -> Iterable[bytes]:
         try:
             body = self._read(environ["wsgi.input"])
-        except _TooLarge:
+        except (_TooLarge, BodyTooLarge):  # the image's worker refuses past the limit without reading
             return _answer(start_response, 413, f"The request body is larger than the {self.max_bytes} bytes "
                                                 f"accepted ({MAX_BODY_SETTING}).")
         except Exception as exc:  # gunicorn's framing errors (InvalidChunkSize, NoMoreData...) and the like
@@ -96,8 +90,7 @@ class BodyGuard:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         environ["wsgi.input_terminated"] = False
-        # DRUM's parsing, our hooks, its marshalling: in the worker's native thread when that pays
-        return handle_request(self.app, environ, start_response, len(body))
+        return self.app(environ, start_response)
 
     def _read(self, stream: Any) -> bytes:
         parts: list[bytes] = []

@@ -1,45 +1,54 @@
-"""The image's gunicorn worker: DRUM's gevent worker, with every client connection's waits bounded.
+"""The image's gunicorn worker: every request is read whole, without waiting on the client, before
+it is handled; the response is written the same way.
 
-``start_server.sh`` serves with it (``--worker-class dr_onnx_hooks.workers.IdleBoundGeventWorker``
-in ``GUNICORN_CMD_ARGS``, which gunicorn applies after DRUM's ``gunicorn.conf.py``) unless DRUM's
+``start_server.sh`` serves with it (``--worker-class dr_onnx_hooks.workers.BufferingWorker`` in
+``GUNICORN_CMD_ARGS``, which gunicorn applies after DRUM's ``gunicorn.conf.py``) unless DRUM's
 ``DRUM_GUNICORN_WORKER_CLASS`` runtime parameter names a class.
 
-* **Many connections per worker.** A gevent worker serves up to ``worker_connections`` connections
-  at once, each in a greenlet: a client that sends half a body and goes quiet holds one greenlet,
-  not the worker (DRUM's default sync worker serves one connection at a time, so three such
-  clients stall every good request for up to the worker timeout, 600 s).
-* **Bounded waits** (``DR_ONNX_IDLE_TIMEOUT``, seconds, default 30; 0: no bound). Every receive and
-  send on a client connection waits at most that long for the next byte: in the request line and
-  headers, in the body, and while a response is written to a client that does not read it. Past
-  it the connection is closed (in the body, with the 400 ``custom_flask.py`` answers when a body
-  cannot be read). DRUM's ``DrumGeventWorker``, which this extends, only drops a connection that
-  sends no *first* byte within ``DRUM_GUNICORN_FIRST_BYTE_TIMEOUT`` (2 s); that check is kept.
-  Together with ``worker_connections`` this bounds what hanging clients can hold: at most that
-  many connections per worker, each for at most the bound after its last byte. Once the worker
-  stops (SIGTERM), requests in progress finish, and a connection that has waited ``SHUTDOWN_IDLE``
-  (5 s) on its client is closed, so that quiet clients do not hold the shutdown for the bound.
-* **A native thread for the work** (``offload``, ``handle_request``): ``offload`` runs a function
-  in one native thread per worker (gevent's ``ThreadPool`` of size 1) while the calling greenlet
-  waits; the event loop keeps running meanwhile: ``/ping/`` is answered, other connections are
-  read and timed, gunicorn's heartbeat goes on. ``handle_request`` uses it for a request whose
-  body is read, unless the body is small and the last small request was quick (the hand-over to
-  the thread and back costs about 0.05-0.1 ms). One thread per worker keeps the scoring serial, as
-  with the sync worker, so onnxruntime's thread count (``DR_ONNX_INTRA_OP_THREADS``, usable CPUs ÷
-  workers) still describes what runs at once. Without this worker (``drum score``, a sync worker,
-  DRUM's own gevent worker) both are plain calls.
+* **Requests read whole first.** One event loop per worker (``selectors``) accepts connections and
+  reads their bytes as they come, up to ``worker_connections`` connections at once (more wait in the
+  listen backlog). A request goes to the application (gunicorn's own parser and response, as in its
+  sync worker) only once all of it is in memory: the headers, and the body its ``Content-Length``
+  announces or its last chunk. A client that sends half a body and goes quiet holds a buffer, never
+  the worker (DRUM's default sync worker reads the body while handling it: three such clients stall
+  every good request for up to the worker timeout, 600 s). A proxy such as nginx does the same in
+  front of a sync server. The listening socket wakes the worker only once a connection has sent its
+  first bytes (``TCP_DEFER_ACCEPT``, 1 s: a connection quiet that long is handed over anyway).
+* **Responses written without waiting.** What the client's socket does not take at once is kept and
+  sent by the loop as the client reads; the headers go out with the body, in one segment.
+* **Bounded waits** (``DR_ONNX_IDLE_TIMEOUT``, seconds, default 30; 0: no bound). A connection that
+  sends (or, for its response, takes) nothing for that long is closed: quietly in the request line
+  and headers; in the body, with the 400 ``custom_flask.py`` answers when a body cannot be read. One
+  that sends no first byte is closed after DRUM's ``DRUM_GUNICORN_FIRST_BYTE_TIMEOUT`` (2 s), as
+  DRUM's gevent worker does. So hanging clients hold at most ``worker_connections`` connections per
+  worker, each for at most the bound after its last byte. Once the worker stops (SIGTERM), it accepts
+  nothing more, closes connections that have sent nothing, reads and answers the requests arriving,
+  and closes one quiet for ``SHUTDOWN_IDLE`` (5 s), so that stalled clients do not hold the shutdown.
+* **Bodies in memory bounded together.** A body is read only once its size (``Content-Length``; a
+  chunked one counts as ``DR_ONNX_MAX_BODY_BYTES``) fits, with the bodies already held, within
+  ``DR_ONNX_MAX_BODY_BYTES``, the size the memory budget allows one request (one body alone always
+  goes ahead); until then its bytes stay in the kernel, and TCP pushes back on the client.
+* **A native thread for long requests.** A request with a body is handled on the loop's thread when
+  the body is small (64 KiB) and the last such request took under 10 ms; otherwise in one native
+  thread per worker, while the loop goes on reading, answering requests without a body (``/ping/``)
+  and beating gunicorn's heartbeat. One thread keeps the scoring serial, as in the sync worker, so
+  onnxruntime's thread count (``DR_ONNX_INTRA_OP_THREADS``, usable CPUs ÷ workers) still describes
+  what runs at once; a request waits for the one before it.
 """
 
-import _thread
 import errno
 import logging
 import os
+import queue
+import selectors
 import socket
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections import deque
+from itertools import islice
+from typing import Any
+
+from gunicorn.workers.sync import SyncWorker
 
 from .params import read_int
 
@@ -47,134 +56,17 @@ logger = logging.getLogger(__name__)
 
 IDLE_TIMEOUT_SETTING = "DR_ONNX_IDLE_TIMEOUT"
 DEFAULT_IDLE_TIMEOUT = 30
-
-T = TypeVar("T")
-
-# Per process, set when this process's worker starts serving: the pool the hooks' CPU-bound part
-# runs in, and the native thread running the worker's event loop (the one that hands work to it).
-_pool: Any = None
-_loop_thread: int | None = None
-# Client connections waiting for the client (to send, or to take what is sent), since when.
-_waiting: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
-
-SHUTDOWN_IDLE = 5.0  # once the worker stops, a connection that waits on its client this long is closed
-
-
-def _native_get_ident() -> Callable[[], int]:
-    """The OS thread's id function (gevent's patching makes ``threading.get_ident`` name the greenlet)."""
-    try:
-        from gevent import monkey
-
-        if monkey.is_module_patched("_thread"):
-            return monkey.get_original("_thread", "get_ident")
-    except ImportError:
-        pass
-    return _thread.get_ident
-
-
-_native_ident = _native_get_ident()  # looked up again when the worker starts, after gevent's patching
-
-
-def offload(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``function(*args, **kwargs)``, in this worker's native scoring thread when there is one.
-
-    Under ``IdleBoundGeventWorker`` the calling greenlet waits while the event loop serves other
-    connections; anywhere else (no such worker, or a call from another thread) it is a plain call.
-    The function's exception, if any, is raised here.
-    """
-    if not _on_loop():
-        return function(*args, **kwargs)
-    return _pool.apply(function, args, kwargs)
-
-
-def _on_loop() -> bool:
-    """Whether this is the event loop's thread of an ``IdleBoundGeventWorker`` (one with a native thread)."""
-    return _pool is not None and _native_ident() == _loop_thread
-
-
+SHUTDOWN_IDLE = 5.0  # once the worker stops, a connection quiet this long is closed
 INLINE_BODY_BYTES = 1 << 16  # a body this small parses in well under a millisecond
-QUICK_SECONDS = 0.01  # a request that takes less blocks the event loop for less than the hand-over is worth
-
-
-class _Pace:
-    """How long the last small request took to handle, per worker process."""
-
-    last_small = 0.0
-    busy = 0  # requests handed to the native thread and not back yet (counted on the loop's thread)
-
-
-def expect_request_seconds(seconds: float | None) -> None:
-    """Start ``handle_request``'s pace from what the model took at load (its warm-up run), so that
-    the first request to a slow model does not hold the event loop either."""
-    if seconds is not None:
-        _Pace.last_small = seconds
-
-
-def handle_request(app: Callable[..., T], environ: dict, start_response: Callable, body_bytes: int) -> T:
-    """``app(environ, start_response)`` for a request whose body (``body_bytes``) is already read,
-    where it costs least: on the event loop when the body is small, the native thread is idle and
-    the last small request took under ``QUICK_SECONDS`` to handle (the hand-over to the thread and
-    back costs about 0.05-0.1 ms, a few per cent of a one-row request); in the native thread
-    (``offload``) otherwise, so that a slow model or a large body does not hold the loop. Without
-    ``IdleBoundGeventWorker`` it is a plain call.
-    """
-    if not _on_loop():
-        return app(environ, start_response)
-    small = body_bytes <= INLINE_BODY_BYTES
-
-    def timed() -> T:
-        started = time.perf_counter()
-        try:
-            return app(environ, start_response)
-        finally:
-            if small:
-                _Pace.last_small = time.perf_counter() - started
-
-    if small and not _Pace.busy and _Pace.last_small < QUICK_SECONDS:
-        return timed()
-    _Pace.busy += 1
-    try:
-        return offload(timed)
-    finally:
-        _Pace.busy -= 1
-
-
-class _Bodies:
-    """Bytes of request bodies held in memory by this process's requests in progress."""
-
-    held = 0
-    waiting = 0  # requests waiting for others to release theirs
-    changed: Any = None  # a threading.Condition, made when first needed (gevent's, under the worker)
-
-
-@contextmanager
-def body_reserved(nbytes: int, limit: int) -> Iterator[None]:
-    """Hold ``nbytes`` of this process's body budget (``limit``, DR_ONNX_MAX_BODY_BYTES) while a request
-    reads its body and is handled: wait while other requests hold so much that this one would pass
-    ``limit`` (one request alone always goes ahead). A sync worker handles one request at a time and
-    never waits; under the gevent worker, which reads many bodies at once, the bodies in memory
-    together stay within the limit that the memory budget gives one body, and a waiting client's
-    bytes stay in the kernel's buffers (TCP pushes back) instead of the worker's memory.
-    """
-    if _Bodies.changed is None:
-        # a plain lock: gevent's patched RLock is Python code, a plain Lock is not (two per request)
-        _Bodies.changed = threading.Condition(threading.Lock())
-    changed = _Bodies.changed
-    with changed:
-        if _Bodies.held and _Bodies.held + nbytes > limit:
-            _Bodies.waiting += 1
-            try:
-                changed.wait_for(lambda: _Bodies.held == 0 or _Bodies.held + nbytes <= limit)
-            finally:
-                _Bodies.waiting -= 1
-        _Bodies.held += nbytes
-    try:
-        yield
-    finally:
-        with changed:
-            _Bodies.held -= nbytes
-            if _Bodies.waiting:
-                changed.notify_all()
+QUICK_SECONDS = 0.01  # a request that takes less holds the loop for less than the hand-over is worth
+HEAD_READ = 1 << 16  # bytes asked of a connection whose headers are not complete
+BODY_READ = 1 << 20  # at most this much at once of a body
+MAX_HEAD_BYTES = 1 << 20  # past this with no end of headers, gunicorn's parser refuses what is there
+MAX_CHUNK_LINE = 1024  # a chunk-size line longer than this is a framing error
+TICK = 0.25  # seconds between the loop's looks at idle connections, heartbeat and parent
+DEFER_ACCEPT_SECONDS = 1
+MAX_PARTS = 64  # buffers per send, well under the system's IOV_MAX
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def idle_timeout(environ=os.environ) -> float | None:
@@ -182,160 +74,529 @@ def idle_timeout(environ=os.environ) -> float | None:
     return read_int(IDLE_TIMEOUT_SETTING, DEFAULT_IDLE_TIMEOUT, minimum=0, environ=environ) or None
 
 
-class ClientIdle(TimeoutError):
-    """A client connection sent or read nothing for the idle bound.
+class _Pace:
+    """How long the last small request took to handle, per worker process."""
 
-    A ``TimeoutError``, as gunicorn expects from a socket that timed out, whose ``errno`` makes
-    gunicorn close the connection quietly (it would log a traceback for every stalled client);
-    the closing is logged once, in one line, here.
+    last_small = 0.0
+
+
+def expect_request_seconds(seconds: float | None) -> None:
+    """Start the worker's pace from what the model took at load (its warm-up run), so that the
+    first request to a slow model does not hold the event loop either."""
+    if seconds is not None:
+        _Pace.last_small = seconds
+
+
+class ClientIdle(TimeoutError):
+    """A client connection sent nothing for the idle bound.
+
+    Raised to gunicorn's parser (as the body's next bytes) once a request's body stops coming; a
+    ``TimeoutError`` whose ``errno`` gunicorn treats as a client gone, without a traceback.
     """
 
-    def __init__(self, seconds: float | None, doing: str) -> None:
+    def __init__(self, seconds: float, doing: str) -> None:
         super().__init__(errno.ENOTCONN, f"nothing {doing} for {seconds:g} s ({IDLE_TIMEOUT_SETTING})")
 
     def __str__(self) -> str:
         return self.strerror or ""
 
 
-def _bounded_socket_class(seconds: float | None) -> type:
-    """A subclass of gevent's socket, with the same layout, whose blocking mode waits at most ``seconds``."""
-    from gevent import socket as gsocket
+class Framing:
+    """Where a request ends, read from its head (request line and headers) as far as the loop needs."""
 
-    class IdleBoundSocket(gsocket.socket):
-        __slots__ = ()  # the layout of gevent's socket: an accepted connection takes this class in place
-        idle_timeout = seconds
+    __slots__ = ("length", "chunked", "expect_continue", "unclear")
 
-        def setblocking(self, flag: bool) -> None:
-            # gunicorn puts client connections in blocking mode (no timeout); here blocking means bounded.
-            if flag:
-                self.settimeout(self.idle_timeout)
+    def __init__(self, head: bytes) -> None:
+        self.length = 0  # body bytes announced by Content-Length
+        self.chunked = False
+        self.expect_continue = False
+        self.unclear = False  # framing gunicorn's parser refuses: handle the request as it is, read no more
+        lengths = set()
+        for line in head.split(b"\r\n")[1:]:
+            name, colon, value = line.partition(b":")
+            if not colon:
+                continue
+            name = name.strip().lower()
+            if name == b"content-length":
+                lengths.add(value.strip())
+            elif name == b"transfer-encoding":
+                self.chunked = True
+                self.unclear = self.unclear or value.strip().lower() != b"chunked"
+            elif name == b"expect":
+                self.expect_continue = value.strip().lower() == b"100-continue"
+        if lengths:
+            (length, *others) = lengths
+            if others or not length.isdigit() or self.chunked:
+                self.unclear = True
             else:
-                super().setblocking(flag)
+                self.length = int(length)
 
-        def _idle(self, doing: str) -> TimeoutError:
-            seconds = self.gettimeout()
-            if seconds != self.idle_timeout:  # a shorter wait gunicorn set itself (draining a closed request)
-                return TimeoutError("timed out")
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or self.length > 0
+
+
+class BodyTooLarge(ValueError):
+    """A body past ``DR_ONNX_MAX_BODY_BYTES``, refused before it is read: raised to whoever reads past
+    the bytes kept (``custom_flask.py`` answers 413 without reading), so that no application is
+    handed a body cut short."""
+
+
+def chunked_end(buf: bytearray, start: int, most: int) -> tuple[int | None, int, bool]:
+    """Where a chunked body whose next chunk starts at ``buf[start]`` ends: ``(end, start, False)``,
+    ``end`` one past the last chunk and its trailers, once they are in ``buf``; else ``(None, start,
+    False)`` with ``start`` moved to the first chunk not complete yet. A framing error ends it where
+    it is (gunicorn's reader refuses it there); so do chunks past ``most`` bytes, with True."""
+    first = start
+    while True:
+        line_end = buf.find(b"\r\n", start, start + MAX_CHUNK_LINE)
+        if line_end < 0:
+            return (len(buf) if len(buf) - start >= MAX_CHUNK_LINE else None), start, False
+        try:
+            size = int(bytes(buf[start:line_end]).split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            return len(buf), start, False
+        if size == 0:
+            if buf[line_end + 2:line_end + 4] == b"\r\n":
+                return line_end + 4, start, False
+            trailers_end = buf.find(b"\r\n\r\n", line_end)
+            return (trailers_end + 4 if trailers_end >= 0 else None), start, False
+        following = line_end + 2 + size + 2
+        if following - first > most:
+            return len(buf), start, True
+        if len(buf) < following:
+            return None, start, False
+        start = following
+
+
+class Connection:
+    """A client connection: its request's bytes as they arrive; then, to gunicorn, a socket whose
+    reads answer from those bytes (never waiting on the client) and whose writes never wait either
+    (what the client does not take at once is kept in ``outbox`` for the loop)."""
+
+    __slots__ = ("sock", "addr", "listener", "buf", "pos", "last", "head_end", "framing", "end", "scan",
+                 "reserved", "failure", "continued", "headers", "outbox", "closing", "writing")
+
+    def __init__(self, sock: socket.socket, addr: Any, listener: Any, now: float) -> None:
+        self.sock = sock
+        self.addr = addr
+        self.listener = listener
+        self.buf = bytearray()
+        self.pos = 0  # bytes of buf the parser has taken
+        self.last = now  # when the last byte came or went (or the connection came, before any)
+        self.head_end = -1  # one past the blank line that ends the headers, once it has come
+        self.framing: Framing | None = None
+        self.end: int | None = None  # set once the request is complete (or cut), to be handled
+        self.scan = 0  # chunked bodies: where the first incomplete chunk starts
+        self.reserved = 0  # body bytes held against the worker's body budget
+        self.failure: BaseException | None = None  # raised to the parser once the bytes run out
+        self.continued = False  # "100 Continue" sent by the loop
+        self.headers: bytes | None = None  # the response's first write (its headers), until the next
+        self.outbox: deque[memoryview] = deque()  # response bytes the client has not taken yet
+        self.closing = False  # gunicorn closed it: close it once the outbox is sent
+        self.writing = False  # handled; the loop sends the rest of the response as the client takes it
+
+    @property
+    def peer(self) -> str:
+        try:
+            return f"{self.addr[0]}:{self.addr[1]}"
+        except (TypeError, IndexError):
+            return "a client"
+
+    # --- the socket gunicorn's parser and response use ----------------------------------------------
+    def recv(self, size: int) -> bytes:
+        if self.pos < len(self.buf):
+            data = bytes(self.buf[self.pos:self.pos + size])
+            self.pos += len(data)
+            if self.pos == len(self.buf):
+                self.buf, self.pos = bytearray(), 0  # the body's only copy is now the application's
+            return data
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+        return b""
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """gunicorn writes a response's headers, then its body: the headers wait for the body's first
+        part, and both go in one send (one segment, one wake-up of the client)."""
+        if self.continued and data == CONTINUE:
+            return  # the loop sent it when the headers came
+        if self.headers is None:
+            self.headers = bytes(data)
+            return
+        parts = [memoryview(self.headers), memoryview(data).cast("B")] if self.headers else [memoryview(data).cast("B")]
+        self.headers = b""
+        self.push(parts)
+
+    def push(self, parts: list[memoryview]) -> None:
+        if not self.outbox:
             try:
-                host, port = self.getpeername()[:2]
-                peer = f"{host}:{port}"
-            except (OSError, TypeError, ValueError):
-                peer = "a client"
-            idle = ClientIdle(seconds, doing)
-            logger.warning("Closing the connection from %s: %s.", peer, idle)
-            return idle
+                sent = self.sock.sendmsg(parts, [], socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            while parts and sent >= len(parts[0]):
+                sent -= len(parts.pop(0))
+            if parts:
+                parts[0] = parts[0][sent:]
+        for part in parts:
+            self.outbox.append(memoryview(bytes(part)))  # the caller's buffer may not outlive the call
 
-        def _waited(self, call: Callable[..., T], doing: str, *args: Any, **kwargs: Any) -> T:
-            """``call`` (the socket's own recv/send), with its wait for the client bounded."""
-            _waiting[self] = time.monotonic()
+    def flush_headers(self) -> None:
+        if self.headers:
+            self.push([memoryview(self.headers)])
+        self.headers = b""
+
+    def shutdown(self, how: int) -> None:
+        self.flush_headers()
+        if not self.outbox:
+            self.sock.shutdown(how)
+
+    def close(self) -> None:
+        try:
+            self.flush_headers()
+        except OSError:
+            self.outbox.clear()
+        if self.outbox:
+            self.closing = True
+        else:
+            self.sock.close()
+
+    def settimeout(self, seconds: float | None) -> None:
+        pass  # reads answer from memory and writes never wait: nothing here waits on the client
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def getpeername(self) -> Any:
+        return self.sock.getpeername()
+
+    def getsockname(self) -> Any:
+        return self.sock.getsockname()
+
+    # --- the loop's side ------------------------------------------------------------------------------
+    def arrived(self, data: bytes, most_body: int) -> None:
+        """Take bytes from the client; set ``end`` once the request is complete."""
+        self.buf += data
+        if self.head_end < 0:
+            found = self.buf.find(b"\r\n\r\n", max(0, len(self.buf) - len(data) - 3))
+            if found < 0:
+                if len(self.buf) > MAX_HEAD_BYTES:
+                    self.end = len(self.buf)
+                return
+            self.head_end = self.scan = found + 4
+            self.framing = Framing(bytes(self.buf[:self.head_end]))
+        framing = self.framing
+        assert framing is not None
+        if framing.unclear:
+            self.end = len(self.buf)  # gunicorn's parser refuses it on what is there
+        elif framing.length > most_body:
+            self.end = len(self.buf)
+            self.failure = BodyTooLarge(f"The request body has {framing.length} bytes, more than the {most_body} "
+                                        f"accepted (DR_ONNX_MAX_BODY_BYTES).")
+        elif framing.chunked:
+            self.end, self.scan, too_large = chunked_end(self.buf, self.scan, most_body)
+            if too_large:
+                self.failure = BodyTooLarge(f"The request body is larger than the {most_body} bytes accepted "
+                                            "(DR_ONNX_MAX_BODY_BYTES).")
+        elif len(self.buf) >= self.head_end + framing.length:
+            self.end = self.head_end + framing.length
+
+    def transmit(self) -> bool:
+        """Send what the client will take now of the outbox; True once it is all sent."""
+        try:
+            sent = self.sock.sendmsg(list(islice(self.outbox, MAX_PARTS)), [], socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        while self.outbox and sent >= len(self.outbox[0]):
+            sent -= len(self.outbox.popleft())
+        if self.outbox:
+            self.outbox[0] = self.outbox[0][sent:]
+        return not self.outbox
+
+
+class BufferingWorker(SyncWorker):
+    """gunicorn's sync worker, handed each request only once an event loop has read all of it."""
+
+    first_byte_timeout = 2  # DRUM's gunicorn.conf.py sets it (DRUM_GUNICORN_FIRST_BYTE_TIMEOUT) after the fork
+    alive: bool  # gunicorn's: False once the worker is to stop (SIGTERM, max_requests, parent gone)
+
+    def init_process(self) -> None:
+        # imported here, in the forked worker: onnxruntime loaded in gunicorn's master aborts every
+        # worker when it exits
+        from .settings import Settings
+
+        self.idle_timeout = idle_timeout()  # a bad value fails the worker's boot, naming the setting
+        self.max_body = Settings.read().max_body_bytes
+        self.worker_connections = self.cfg.worker_connections
+        if self.cfg.is_ssl:
+            raise RuntimeError("dr_onnx_hooks.workers.BufferingWorker does not serve TLS: choose DRUM's worker "
+                               "class (DRUM_GUNICORN_WORKER_CLASS) for that")
+        super().init_process()  # loads the app (DRUM loads the model), then runs
+
+    def run(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.connections: set[Connection] = set()
+        self.parked: deque[Connection] = deque()  # bodies waiting for the budget, in arrival order
+        self.held = 0  # body bytes reserved by connections
+        self.accepting = False
+        self.stopping = False
+        self.busy = 0  # requests handed to the native thread and not back yet
+        self.scoring: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
+        self.finished: deque[Connection] = deque()  # back from the native thread, for the loop
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        for listener in self.sockets:
+            listener.setblocking(False)
+            if listener.family in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "TCP_DEFER_ACCEPT"):
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_SECONDS)
+        self.selector.register(self.PIPE[0], selectors.EVENT_READ, None)  # gunicorn's signal wake-ups
+        self.selector.register(self.wake_r, selectors.EVENT_READ, None)
+        self.set_accepting(True)
+        thread = threading.Thread(target=self.score_in_thread, name="dr_onnx_hooks scoring", daemon=True)
+        thread.start()
+        self.log.info(
+            "dr_onnx_hooks worker: each request read whole before it is handled, up to %s connections, "
+            "idle bound %s, a native thread for long requests",
+            self.worker_connections, f"{self.idle_timeout:g} s" if self.idle_timeout else "none",
+        )
+        try:
+            self.loop()
+        finally:
+            self.scoring.put(None)
+            thread.join(5)
+
+    def loop(self) -> None:
+        next_tick = 0.0
+        while True:
+            if not self.alive and not self.stopping:
+                self.stop()
+            if self.stopping and not self.connections:
+                return
+            for key, events in self.selector.select(TICK):
+                target = key.data
+                if isinstance(target, Connection):
+                    if events & selectors.EVENT_WRITE:
+                        self.transmit(target)
+                    else:
+                        self.receive(target)
+                elif target is None:
+                    self.drain(key.fileobj)
+                else:
+                    self.accept(target)
+            while self.finished:
+                self.busy -= 1
+                self.done(self.finished.popleft())
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + TICK
+                self.notify()
+                if self.ppid != os.getppid():
+                    self.log.info("Parent changed, shutting down: %s", self)
+                    self.alive = False
+                self.close_idle(now)
+
+    def drain(self, source: Any) -> None:
+        try:
+            while source.recv(4096) if isinstance(source, socket.socket) else os.read(source, 4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def set_accepting(self, accepting: bool) -> None:
+        if accepting != self.accepting:
+            self.accepting = accepting
+            for listener in self.sockets:
+                if accepting:
+                    self.selector.register(listener, selectors.EVENT_READ, listener)
+                else:
+                    self.selector.unregister(listener)
+
+    def accept(self, listener: Any) -> None:
+        while self.accepting:
             try:
-                return call(*args, **kwargs)
-            except ClientIdle:
-                raise
-            except TimeoutError:
-                raise self._idle(doing) from None
-            finally:
-                _waiting.pop(self, None)
+                sock, addr = listener.accept()  # blocking mode: every read and write passes MSG_DONTWAIT
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            connection = Connection(sock, addr, listener, time.monotonic())
+            self.connections.add(connection)
+            if len(self.connections) >= self.worker_connections:
+                self.set_accepting(False)  # more wait in the listen backlog
+            if not self.receive(connection, registered=False):
+                self.selector.register(sock, selectors.EVENT_READ, connection)
 
-        def recv(self, *args: Any, **kwargs: Any) -> bytes:
-            return self._waited(super().recv, "received", *args, **kwargs)
-
-        def recv_into(self, *args: Any, **kwargs: Any) -> int:
-            return self._waited(super().recv_into, "received", *args, **kwargs)
-
-        def send(self, *args: Any, **kwargs: Any) -> int:
-            return self._waited(super().send, "read by the client", *args, **kwargs)
-
-        def sendall(self, data: Any, flags: int = 0) -> None:
-            # gevent bounds a whole sendall by the timeout; here each wait for the client to take more
-            # bytes is bounded, so a large response to a slow client that keeps reading goes through.
-            view = memoryview(data).cast("B")
-            while view:
-                view = view[self.send(view, flags):]
-
-    return IdleBoundSocket
-
-
-def _has_bytes(client: Any) -> bool:
-    """Whether bytes from the client are waiting on the connection (a look that never waits)."""
-    try:
-        return bool(client._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except (OSError, AttributeError):
+    def receive(self, connection: Connection, registered: bool = True) -> bool:
+        """Read what the client has sent, and hand the request over once it is complete. False: the
+        connection waits for more (and, coming from ``accept``, is not registered yet)."""
+        try:
+            data = connection.sock.recv(BODY_READ if connection.head_end >= 0 else HEAD_READ, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            self.drop(connection, registered)
+            return True
+        if not data:  # the client closed its side: answer what came, if a request began
+            if connection.head_end < 0:
+                self.drop(connection, registered)
+            else:
+                connection.end = len(connection.buf)
+                self.ready(connection, registered)
+            return True
+        connection.last = time.monotonic()
+        had_head = connection.head_end >= 0
+        connection.arrived(data, self.max_body)
+        if connection.framing is not None and not had_head and not self.admit(connection, registered):
+            return True
+        if connection.end is not None:
+            self.ready(connection, registered)
+            return True
         return False
 
+    def body_size(self, connection: Connection) -> int:
+        """What a request's body holds against the budget: its length; the limit when chunked;
+        nothing when it is refused unread (framing unclear, or announced past the limit)."""
+        framing = connection.framing
+        assert framing is not None
+        if framing.unclear or framing.length > self.max_body:
+            return 0
+        return self.max_body if framing.chunked else framing.length
 
-def _worker_class() -> type:
-    from datarobot_drum.drum.gunicorn.workers import DrumGeventWorker
-
-    class IdleBoundGeventWorker(DrumGeventWorker):
-        """DRUM's gevent worker; client connections wait at most ``DR_ONNX_IDLE_TIMEOUT`` for a byte,
-        and the hooks' CPU-bound part runs in one native thread (``offload``)."""
-
-        def init_process(self) -> None:
-            self.idle_timeout = idle_timeout()  # a bad value fails the worker's boot, naming the setting
-            self.bounded_socket = _bounded_socket_class(self.idle_timeout)
-            super().init_process()  # patches, reinitialises the hub, loads the app (DRUM loads the model), runs
-
-        def run(self) -> None:
-            global _pool, _loop_thread, _native_ident
-            from gevent.threadpool import ThreadPool
-
-            _native_ident = _native_get_ident()
-            _pool, _loop_thread = ThreadPool(1), _native_ident()
-            self.log.info(
-                "dr_onnx_hooks worker: gevent, up to %s connections, idle bound %s, a native thread for long requests",
-                self.worker_connections, f"{self.idle_timeout:g} s" if self.idle_timeout else "none",
-            )
-            import gevent
-
-            gevent.spawn(self.close_idle_when_stopping)
+    def admit(self, connection: Connection, registered: bool) -> bool:
+        """Hold the coming body's size against the budget, or park the connection until it fits.
+        False: parked."""
+        size = self.body_size(connection)
+        if self.held and self.held + size > self.max_body:
+            if registered:
+                self.selector.unregister(connection.sock)
+            self.parked.append(connection)
+            return False
+        connection.reserved = size
+        self.held += size
+        assert connection.framing is not None
+        if connection.framing.expect_continue and connection.end is None:
             try:
-                super().run()
+                connection.sock.send(CONTINUE, socket.MSG_DONTWAIT)
+                connection.continued = True
+            except OSError:
+                pass  # gunicorn sends it when the request is handled
+        return True
+
+    def ready(self, connection: Connection, registered: bool) -> None:
+        """A complete request: handled now on the loop, or queued for the native thread."""
+        if registered:
+            self.selector.unregister(connection.sock)
+        framing = connection.framing
+        small = framing is not None and framing.has_body and len(connection.buf) <= INLINE_BODY_BYTES
+        if framing is None or not framing.has_body or (small and not self.busy and _Pace.last_small < QUICK_SECONDS):
+            self.handle_connection(connection)
+            self.done(connection)
+        else:
+            self.busy += 1
+            self.scoring.put(connection)
+
+    def score_in_thread(self) -> None:
+        while (connection := self.scoring.get()) is not None:
+            try:
+                self.handle_connection(connection)
+            except Exception:  # gunicorn's handling answers the client's errors itself: this is a bug of ours
+                self.log.exception("Error handling a request in the scoring thread")
             finally:
-                pool, _pool = _pool, None
-                pool.kill()
+                self.finished.append(connection)
+                self.wake_w.send(b"x")
 
-        def close_idle_when_stopping(self) -> None:
-            """Once the worker stops (SIGTERM), requests in progress finish (up to gunicorn's graceful
-            timeout), but a client that has gone quiet is not waited for up to the idle bound: its
-            connection is closed after ``SHUTDOWN_IDLE`` seconds without a byte, so the server exits
-            within a container runtime's stop timeout (Docker's is 10 s)."""
-            import gevent
+    def handle_connection(self, connection: Connection) -> None:
+        """gunicorn's sync handling (parser, application, response, its errors), timed for the pace."""
+        framing = connection.framing
+        small = framing is not None and framing.has_body and len(connection.buf) <= INLINE_BODY_BYTES
+        started = time.perf_counter()
+        try:
+            self.handle(connection.listener, connection, connection.addr)  # closes the connection
+        finally:
+            if small:
+                _Pace.last_small = time.perf_counter() - started
 
-            while self.alive:
-                gevent.sleep(0.5)
-            bound = min(self.idle_timeout or SHUTDOWN_IDLE, SHUTDOWN_IDLE)
-            while True:
-                now = time.monotonic()
-                for client, since in list(_waiting.items()):
-                    if now - since >= bound:
-                        _waiting.pop(client, None)
-                        logger.warning("Closing a connection idle for %.0f s or more: the server is stopping.", bound)
-                        try:
-                            client.shutdown(socket.SHUT_RDWR)  # its wait ends as if the client had left
-                        except OSError:
-                            pass
-                gevent.sleep(0.25)
+    def done(self, connection: Connection) -> None:
+        """A handled connection: the rest of its response to send, or its slot and budget back."""
+        connection.buf = bytearray()
+        if connection.outbox and connection.closing:
+            connection.writing = True
+            connection.last = time.monotonic()
+            self.selector.register(connection.sock, selectors.EVENT_WRITE, connection)
+        else:
+            self.release(connection)
 
-        def handle(self, listener: Any, client: Any, addr: Any) -> None:
-            client.__class__ = self.bounded_socket  # only methods added: cheaper than a new socket object
-            if self.first_byte_timeout and _has_bytes(client):
-                # DRUM's first-byte wait is for connections that have sent nothing yet; skipping it
-                # for one whose request is already here saves a trip through the event loop.
-                super(DrumGeventWorker, self).handle(listener, client, addr)
+    def transmit(self, connection: Connection) -> None:
+        try:
+            if not connection.transmit():
+                connection.last = time.monotonic()
+                return
+            connection.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the client left: nothing more to send
+        self.drop(connection, registered=True)
+
+    def release(self, connection: Connection) -> None:
+        """The connection's slot and body budget back; parked bodies admitted in order while they fit."""
+        if connection not in self.connections:
+            return
+        self.connections.discard(connection)
+        self.held -= connection.reserved
+        connection.reserved = 0
+        if not self.stopping:
+            self.set_accepting(len(self.connections) < self.worker_connections)
+        complete = []
+        while self.parked and not (self.held and self.held + self.body_size(self.parked[0]) > self.max_body):
+            waiting = self.parked.popleft()
+            waiting.last = time.monotonic()
+            self.admit(waiting, registered=False)
+            if waiting.end is None:
+                self.selector.register(waiting.sock, selectors.EVENT_READ, waiting)
             else:
-                super().handle(listener, client, addr)
+                complete.append(waiting)  # its bytes had all come before it was parked
+        for waiting in complete:
+            self.ready(waiting, registered=False)
 
-    IdleBoundGeventWorker.__module__ = __name__
-    IdleBoundGeventWorker.__qualname__ = "IdleBoundGeventWorker"
-    return IdleBoundGeventWorker
+    def drop(self, connection: Connection, registered: bool) -> None:
+        if registered:
+            self.selector.unregister(connection.sock)
+        try:
+            self.parked.remove(connection)
+        except ValueError:
+            pass
+        connection.sock.close()
+        self.release(connection)
 
+    def close_idle(self, now: float) -> None:
+        """Close the connections whose client has been quiet past its bound."""
+        for connection in list(self.connections):
+            if (connection.end is not None and not connection.writing) or connection in self.parked:
+                continue  # being handled, or waiting for this worker (not for its client)
+            began = bool(connection.buf) or connection.writing
+            if self.stopping:
+                bound: float | None = min(self.idle_timeout or SHUTDOWN_IDLE, SHUTDOWN_IDLE) if began else 0
+            elif began or not self.first_byte_timeout:
+                bound = self.idle_timeout
+            else:
+                bound = self.first_byte_timeout
+            if bound is None or now - connection.last < bound:
+                continue
+            if self.stopping and began:
+                logger.warning("Closing a connection idle for %.0f s or more: the server is stopping.", bound)
+            elif began:
+                doing = "read by the client" if connection.writing else "received"
+                logger.warning("Closing the connection from %s: %s.", connection.peer, ClientIdle(bound, doing))
+            if connection.head_end >= 0 and not connection.writing:
+                # in the body: the application answers 400, the body cannot be read
+                connection.failure = ClientIdle(bound, "received")
+                connection.end = len(connection.buf)
+                self.ready(connection, registered=True)
+            else:
+                self.drop(connection, registered=True)
 
-def __getattr__(name: str) -> Any:
-    # The worker class imports gevent and DRUM only when gunicorn asks for it, so that the hooks
-    # (which import ``offload``) never import gevent, whose patching must come first in a worker.
-    if name == "IdleBoundGeventWorker":
-        worker = _worker_class()
-        globals()[name] = worker
-        return worker
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def stop(self) -> None:
+        """SIGTERM, or the parent gone: accept nothing more; close what has sent nothing yet."""
+        self.stopping = True
+        self.set_accepting(False)
+        self.close_idle(time.monotonic())

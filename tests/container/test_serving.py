@@ -73,10 +73,11 @@ def assert_serves(running, model) -> None:
     assert_probabilities(frame_from(post_raw(running.port, csv_bytes(rows), timeout=10)), model[0], rows, LABELS)
 
 
-def test_the_image_serves_with_the_bounded_gevent_worker_by_default(served):
+def test_the_image_serves_with_the_buffering_worker_by_default(served):
     logs = served.logs()
-    assert "Using worker: dr_onnx_hooks.workers.IdleBoundGeventWorker" in logs
-    assert "dr_onnx_hooks worker: gevent, up to 100 connections, idle bound 30 s" in logs
+    assert "Using worker: dr_onnx_hooks.workers.BufferingWorker" in logs
+    assert ("dr_onnx_hooks worker: each request read whole before it is handled, up to 100 connections, "
+            "idle bound 30 s") in logs
     assert "Control server error" not in logs and "Permission denied" not in logs, logs[-3000:]
 
 

@@ -1,5 +1,5 @@
 """Clients that stall cannot take the server down: a real ``drum server`` started through the
-image's ``start_server.sh`` (its serving defaults: ``dr_onnx_hooks.workers.IdleBoundGeventWorker``,
+image's ``start_server.sh`` (its serving defaults: ``dr_onnx_hooks.workers.BufferingWorker``,
 100 connections per worker), with the environment's default code (``custom.py``, ``custom_flask.py``).
 ``tests/container/test_serving.py`` checks the same in the image."""
 
@@ -74,10 +74,11 @@ def assert_serves(server, model, rows=None) -> None:
     assert_probabilities(frame_from(response), fitted, rows, LABELS)
 
 
-def test_the_image_defaults_serve_with_the_bounded_gevent_worker(server):
+def test_the_image_defaults_serve_with_the_buffering_worker(server):
     log = server.log_path.read_text()
-    assert "Using worker: dr_onnx_hooks.workers.IdleBoundGeventWorker" in log
-    assert "dr_onnx_hooks worker: gevent, up to 100 connections, idle bound 30 s" in log
+    assert "Using worker: dr_onnx_hooks.workers.BufferingWorker" in log
+    assert ("dr_onnx_hooks worker: each request read whole before it is handled, up to 100 connections, "
+            "idle bound 30 s") in log
 
 
 def test_a_good_request_is_answered_within_2_s_while_20_clients_hold_half_sent_bodies(server, model):
@@ -158,13 +159,20 @@ def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request
     np.testing.assert_allclose(frame_from(response)["yes"], 1 / (1 + np.exp(-3.0)), atol=ATOL)
 
 
-def test_bodies_read_at_once_stay_within_the_body_limit_and_the_next_waits_its_turn(request, tmp_path, model):
+@pytest.fixture(scope="module")
+def small_bodies(request, tmp_path_factory, model):
+    """Served with DR_ONNX_MAX_BODY_BYTES=30000."""
+    fitted, train = model
+    folder = code_dir(tmp_path_factory.mktemp("small") / "model", sklearn_onnx(fitted, train))
+    return start(request, folder, {"DR_ONNX_MAX_BODY_BYTES": "30000"})
+
+
+def test_bodies_read_at_once_stay_within_the_body_limit_and_the_next_waits_its_turn(small_bodies, model):
     """The bodies a worker holds together stay within
     DR_ONNX_MAX_BODY_BYTES, which the memory budget allows one request; a body that would pass it
     waits, unread, until the one in progress is done."""
-    fitted, train = model
-    folder = code_dir(tmp_path / "model", sklearn_onnx(fitted, train))
-    server = start(request, folder, {"DR_ONNX_MAX_BODY_BYTES": "30000"})
+    fitted, _ = model
+    server = small_bodies
     first_rows, second_rows = features(200, seed=6), features(200, seed=7)  # about 17 KB each
     (first,) = stall(server.port, csv_bytes(first_rows), 1, sent=5000)
     time.sleep(0.3)
@@ -187,3 +195,52 @@ def test_the_worker_class_set_through_drum_s_runtime_parameter_is_kept(request, 
     assert "Using worker: sync" in server.log_path.read_text()
     assert_serves(server, model)
 
+
+
+@pytest.mark.parametrize("framing", ["Content-Length", "chunked"])
+def test_a_body_past_the_limit_is_a_413_without_being_read(small_bodies, model, framing):
+    body = csv_bytes(features(500, seed=8))  # about 43 KB
+    assert len(body) > 30000
+    head = b"POST /predict/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+    if framing == "chunked":
+        head += b"Transfer-Encoding: chunked\r\n\r\n"
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:20000], body[20000:])) + b"0\r\n\r\n"
+    else:
+        head += b"Content-Length: %d\r\n\r\n" % len(body)
+        payload = body
+    with socket.create_connection(("127.0.0.1", small_bodies.port), timeout=10) as sock:
+        sock.sendall(head + payload[:25000])  # the rest never comes: the answer must not wait for it
+        raw, seconds = read_until_closed(sock, timeout=10)
+    assert seconds < 2, seconds
+    assert raw.startswith(b"HTTP/1.1 413"), raw[:300]
+    assert b"DR_ONNX_MAX_BODY_BYTES" in raw
+    assert_serves(small_bodies, model)
+
+
+def test_a_client_that_does_not_read_its_large_response_does_not_hold_the_worker(quick_idle, model):
+    """The response is written by the loop as the client takes it; past the idle bound unread, the
+    connection is closed."""
+    rows = features(200_000, seed=9)  # a response of about 8 MB: more than the sockets hold (4 MB at most)
+    body = csv_bytes(rows)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
+        sock.settimeout(30)
+        sock.connect(("127.0.0.1", quick_idle.port))
+        sock.sendall(b"POST /predict/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        time.sleep(5)  # scored and answered; the client reads nothing
+        started = time.monotonic()
+        assert_serves(quick_idle, model)
+        assert time.monotonic() - started < 2
+        time.sleep(IDLE + 1.5)  # past the idle bound with nothing taken: closed
+        received = bytearray()
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    head, _, answer = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:300]
+    announced = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    assert 0 < len(answer) < announced, "the client took none of it, or all of it"
+    assert "nothing read by the client for 2 s (DR_ONNX_IDLE_TIMEOUT)" in quick_idle.log_path.read_text()

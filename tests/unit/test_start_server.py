@@ -63,7 +63,7 @@ def test_environment_is_not_printed_unless_asked_and_then_secrets_are_masked(tmp
         assert f"{name}='*****'" in dumped and value not in dumped
 
 
-OUR_WORKER = "dr_onnx_hooks.workers.IdleBoundGeventWorker"
+OUR_WORKER = "dr_onnx_hooks.workers.BufferingWorker"
 NO_CONTROL = "--no-control-socket"
 
 
@@ -77,7 +77,7 @@ def runtime_param(payload) -> str:
     return f'{{"type": "{kind}", "payload": {payload!r}}}'.replace("'", '"')
 
 
-def test_serves_with_our_gevent_worker_and_100_connections_by_default(tmp_path):
+def test_serves_with_our_buffering_worker_and_100_connections_by_default(tmp_path):
     (tmp_path / "code").mkdir()
     out = start(tmp_path, tmp_path / "code")
     assert gunicorn_args(out) == ["--worker-class", OUR_WORKER, "--worker-connections", "100", NO_CONTROL]
