@@ -239,7 +239,8 @@ class Connection:
             if parts:
                 parts[0] = parts[0][sent:]
         for part in parts:
-            self.outbox.append(memoryview(bytes(part)))  # the caller's buffer may not outlive the call
+            # a view of bytes keeps them as they are; any other buffer may change once the call returns
+            self.outbox.append(part if isinstance(part.obj, bytes) else memoryview(bytes(part)))
 
     def flush_headers(self) -> None:
         if self.headers:
