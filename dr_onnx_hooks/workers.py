@@ -416,17 +416,18 @@ class BufferingWorker(SyncWorker):
                     self.selector.unregister(listener)
 
     def accept(self, listener: Any) -> None:
-        while self.accepting:
-            try:
-                sock, addr = listener.accept()  # blocking mode: every read and write passes MSG_DONTWAIT
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                return
-            connection = Connection(sock, addr, listener, time.monotonic())
-            self.connections.add(connection)
-            if len(self.connections) >= self.worker_connections:
-                self.set_accepting(False)  # more wait in the listen backlog
-            if not self.receive(connection, registered=False):
-                self.selector.register(sock, selectors.EVENT_READ, connection)
+        """One connection per turn of the loop: the ones already accepted, whose requests may have
+        come meanwhile, are served in between (first come, first served, as from the backlog)."""
+        try:
+            sock, addr = listener.accept()  # blocking mode: every read and write passes MSG_DONTWAIT
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        connection = Connection(sock, addr, listener, time.monotonic())
+        self.connections.add(connection)
+        if len(self.connections) >= self.worker_connections:
+            self.set_accepting(False)  # more wait in the listen backlog
+        if not self.receive(connection, registered=False):
+            self.selector.register(sock, selectors.EVENT_READ, connection)
 
     def receive(self, connection: Connection, registered: bool = True) -> bool:
         """Read what the client has sent, and hand the request over once it is complete. False: the
