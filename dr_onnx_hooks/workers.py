@@ -228,6 +228,10 @@ class Connection:
         self.headers = b""
         self.push(parts)
 
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.sendall(data, flags)  # gunicorn's "100 Continue", when the loop has not sent one
+        return len(data)
+
     def push(self, parts: list[memoryview]) -> None:
         if not self.outbox:
             try:

@@ -21,9 +21,11 @@ from serving import (
     assert_answered_while_clients_stall,
     concurrent_mixed_requests,
     frame_from,
+    parse_response,
     pings_during_a_long_request,
     post_raw,
     read_until_closed,
+    request_head,
     stall,
 )
 
@@ -244,3 +246,25 @@ def test_a_client_that_does_not_read_its_large_response_does_not_hold_the_worker
     announced = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
     assert 0 < len(answer) < announced, "the client took none of it, or all of it"
     assert "nothing read by the client for 2 s (DR_ONNX_IDLE_TIMEOUT)" in quick_idle.log_path.read_text()
+
+
+@pytest.mark.parametrize("waits_for_100", [True, False])
+def test_expect_100_continue_is_answered_once_then_the_body_is_scored(server, model, waits_for_100):
+    """curl and .NET clients send ``Expect: 100-continue`` and wait for it before the body (up to a
+    second); others send the body at once anyway."""
+    rows = features(40, seed=11)
+    body = csv_bytes(rows)
+    head = request_head(len(body))[:-2] + b"Expect: 100-continue\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        if waits_for_100:
+            sock.sendall(head)
+            assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            sock.sendall(body)
+        else:
+            sock.sendall(head + body)
+        raw, _ = read_until_closed(sock, timeout=10)
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+    if not waits_for_100 and raw.startswith(interim):
+        raw = raw[len(interim):]  # gunicorn's own, sent once
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:300]
+    assert_probabilities(frame_from(parse_response(raw)), model[0], rows, LABELS)

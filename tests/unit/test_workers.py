@@ -208,6 +208,19 @@ def test_the_loop_s_100_continue_is_not_sent_twice():
         assert peer.recv(100) == b"HTTP/1.1 200 OK\r\n\r\nx"
 
 
+def test_gunicorn_s_own_100_continue_goes_out_before_the_response():
+    with pair() as (ours, peer):
+        connection = new_connection(ours)
+        assert connection.send(workers.CONTINUE) == len(workers.CONTINUE)  # what gunicorn's wsgi.create calls
+        connection.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+        connection.sendall(b"x")
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := peer.recv(100):
+            received += chunk
+        assert received == workers.CONTINUE + b"HTTP/1.1 200 OK\r\n\r\nx"
+
+
 def test_a_model_slow_at_load_starts_the_pace_slow(monkeypatch):
     monkeypatch.setattr(workers._Pace, "last_small", 0.0)
     workers.expect_request_seconds(workers.QUICK_SECONDS * 3)
