@@ -57,6 +57,10 @@ def _warm(app: Any) -> None:
         app.test_client().get(os.environ.get("URL_PREFIX", "").rstrip("/") + "/ping/")
     except Exception as exc:  # nothing served depends on it
         logger.debug("Flask not warmed: %s", exc)
+    # The warm-up was not a client's request: a custom_flask.py that calls this init_app may still add
+    # its own routes after it (Flask refuses set-up once a request was handled; its own development
+    # server resets the flag the same way when it stops).
+    app._got_first_request = False
 
 
 class BodyGuard:

@@ -339,6 +339,7 @@ class BufferingWorker(SyncWorker):
         if self.cfg.is_ssl:
             raise RuntimeError("dr_onnx_hooks.workers.BufferingWorker does not serve TLS: choose DRUM's worker "
                                "class (DRUM_GUNICORN_WORKER_CLASS) for that")
+        self.cfg.set("sendfile", False)  # a file response is written in parts, through the loop's buffers
         super().init_process()  # loads the app (DRUM loads the model), then runs
 
     def run(self) -> None:
