@@ -61,7 +61,8 @@ INLINE_BODY_BYTES = 1 << 16  # a body this small parses in well under a millisec
 QUICK_SECONDS = 0.01  # a request that takes less holds the loop for less than the hand-over is worth
 HEAD_READ = 1 << 16  # bytes asked of a connection whose headers are not complete
 BODY_READ = 1 << 20  # at most this much at once of a body
-MAX_HEAD_BYTES = 1 << 20  # past this with no end of headers, gunicorn's parser refuses what is there
+MAX_HEAD_BYTES = 1 << 16  # past this with no end of headers, gunicorn's parser gets what is there (a proxy's
+# own limit is lower: nginx, 32 KiB), so that a connection's headers never hold more
 MAX_CHUNK_LINE = 1024  # a chunk-size line longer than this is a framing error
 TICK = 0.25  # seconds between the loop's looks at idle connections, heartbeat and parent
 DEFER_ACCEPT_SECONDS = 1
@@ -348,6 +349,8 @@ class BufferingWorker(SyncWorker):
         self.parked: deque[Connection] = deque()  # bodies waiting for the budget, in arrival order
         self.held = 0  # body bytes reserved by connections
         self.accepting = False
+        self.accept_again = 0.0  # after running out of file descriptors: when to try accepting again
+        self.starved = False  # the last accept ran out of them (said once per episode)
         self.stopping = False
         self.busy = 0  # requests handed to the native thread and not back yet
         self.scoring: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
@@ -403,6 +406,9 @@ class BufferingWorker(SyncWorker):
                     self.log.info("Parent changed, shutting down: %s", self)
                     self.alive = False
                 self.close_idle(now)
+                if self.accept_again and now >= self.accept_again and not self.stopping:
+                    self.accept_again = 0.0
+                    self.set_accepting(len(self.connections) < self.worker_connections)
 
     def drain(self, source: Any) -> None:
         try:
@@ -427,6 +433,17 @@ class BufferingWorker(SyncWorker):
             sock, addr = listener.accept()  # blocking mode: every read and write passes MSG_DONTWAIT
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                raise
+            # out of file descriptors or memory: the connection waits in the backlog until one closes
+            if not self.starved:
+                self.log.warning("Not accepting connections for now: %s (%s open here)", exc, len(self.connections))
+            self.starved = True
+            self.set_accepting(False)
+            self.accept_again = time.monotonic() + TICK
+            return
+        self.starved = False
         connection = Connection(sock, addr, listener, time.monotonic())
         self.connections.add(connection)
         if len(self.connections) >= self.worker_connections:
@@ -551,7 +568,7 @@ class BufferingWorker(SyncWorker):
         self.connections.discard(connection)
         self.held -= connection.reserved
         connection.reserved = 0
-        if not self.stopping:
+        if not self.stopping and not self.accept_again:
             self.set_accepting(len(self.connections) < self.worker_connections)
         complete = []
         while self.parked and not (self.held and self.held + self.body_size(self.parked[0]) > self.max_body):

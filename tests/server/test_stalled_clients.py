@@ -268,3 +268,28 @@ def test_expect_100_continue_is_answered_once_then_the_body_is_scored(server, mo
         raw = raw[len(interim):]  # gunicorn's own, sent once
     assert raw.startswith(b"HTTP/1.1 200"), raw[:300]
     assert_probabilities(frame_from(parse_response(raw)), model[0], rows, LABELS)
+
+
+def test_running_out_of_file_descriptors_pauses_accepting_and_the_worker_serves_on(request, tmp_path, model):
+    """More connections than the process may open files: the rest wait in the listen backlog (one
+    warning), and once they close the worker serves as before."""
+    fitted, train = model
+    folder = code_dir(tmp_path / "model", sklearn_onnx(fitted, train))
+    server = StartServerDrum(folder, "binary", label_args(positive="yes", negative="no"))
+    server.cmd = ["prlimit", "--nofile=80", *server.cmd]  # util-linux's: at most 80 open files
+    request.addfinalizer(server.stop)
+    server.start(timeout=90)
+    hanging = []
+    try:
+        for _ in range(100):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(b"POST /predict/ HTTP/1.1\r\nHo")
+            hanging.append(sock)
+        time.sleep(1.5)
+    finally:
+        for sock in hanging:
+            sock.close()
+    time.sleep(1.0)
+    assert_serves(server, model)
+    log = server.log_path.read_text()
+    assert log.count("Not accepting connections for now: [Errno 24] Too many open files") == 1, log[-3000:]
