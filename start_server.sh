@@ -43,8 +43,9 @@ else
 fi
 if ! runtime_param_set DRUM_WORKER_CONNECTIONS; then
     # Connections one worker holds at once (DRUM's default, 5, would let five stalled clients take
-    # every slot); more wait in the listen backlog.
-    serving_args="$serving_args --worker-connections 100"
+    # every slot); more wait in the listen backlog. A connection waiting for its request costs the
+    # worker a few KB (at most 64 KiB of headers, its body within the body budget).
+    serving_args="$serving_args --worker-connections 1000"
 fi
 # No gunicornc control socket: nothing in a container uses it, and gunicorn would create it under
 # $HOME (/opt, not writable by the image's user: an error line at every start).

@@ -9,7 +9,7 @@ with onnxruntime's own (``DR_ONNX_SPIN_MICROSECONDS=0``). Measures
 requests/s, p50/p99 latency and worker CPU of 1-row and 1000-row CSV POSTs from a sequential
 loopback client, the servers taking turns in blocks, and the first requests after start against
 the steady state. Then the gunicorn worker: DRUM's default sync worker against the image's
-default (``start_server.sh``: ``dr_onnx_hooks.workers.BufferingWorker``, 100 connections),
+default (``start_server.sh``: ``dr_onnx_hooks.workers.BufferingWorker``, 1000 connections),
 from one client and from several at once, the worker classes alone under plain gunicorn, and
 ``/ping/``'s latency while a long request runs.
 """
@@ -256,8 +256,8 @@ def first_requests(report: Report, measured: Measured, first_calls: dict[str, di
 
 BARE_WORKERS = {
     "sync": ["--worker-class", "sync"],
-    "gevent (gunicorn's)": ["--worker-class", "gevent", "--worker-connections", "100"],
-    "image default": ["--worker-class", "dr_onnx_hooks.workers.BufferingWorker", "--worker-connections", "100"],
+    "gevent (gunicorn's)": ["--worker-class", "gevent", "--worker-connections", "1000"],
+    "image default": ["--worker-class", "dr_onnx_hooks.workers.BufferingWorker", "--worker-connections", "1000"],
 }
 
 
@@ -378,7 +378,7 @@ def workers(report: Report, models: dict[str, Path], workdir: Path, requests_per
         "The logistic regression behind two servers taking turns in blocks of "
         f"{BLOCK} requests, {requests_per_size} requests per server, size and client count: *sync (DRUM's "
         "default)*, a plain `drum server`; *image default*, the same started through `start_server.sh` "
-        "(`dr_onnx_hooks.workers.BufferingWorker`, 100 connections per worker, 30 s idle bound: an event loop reads "
+        "(`dr_onnx_hooks.workers.BufferingWorker`, 1000 connections per worker, 30 s idle bound: an event loop reads "
         "each request whole before gunicorn's sync handling gets it, and hands it to the worker's native thread "
         "once its body is over 64 KiB or the last small request was slow). Every server has the environment's "
         "`custom.py` and `custom_flask.py`. "

@@ -24,10 +24,12 @@ it is handled; the response is written the same way.
   worker, each for at most the bound after its last byte. Once the worker stops (SIGTERM), it accepts
   nothing more, closes connections that have sent nothing, reads and answers the requests arriving,
   and closes one quiet for ``SHUTDOWN_IDLE`` (5 s), so that stalled clients do not hold the shutdown.
-* **Bodies in memory bounded together.** A body is read only once its size (``Content-Length``; a
-  chunked one counts as ``DR_ONNX_MAX_BODY_BYTES``) fits, with the bodies already held, within
-  ``DR_ONNX_MAX_BODY_BYTES``, the size the memory budget allows one request (one body alone always
-  goes ahead); until then its bytes stay in the kernel, and TCP pushes back on the client.
+* **Bodies in memory bounded together.** A body over ``SMALL_BODY_BYTES`` (64 KiB) is read only
+  once its size (``Content-Length``; a chunked one counts as ``DR_ONNX_MAX_BODY_BYTES``) fits, with
+  the bodies already held, within ``DR_ONNX_MAX_BODY_BYTES``, the size the memory budget allows one
+  request (one body alone always goes ahead); until then its bytes stay in the kernel, and TCP
+  pushes back on the client. Smaller bodies are always read (at most ``worker_connections`` of
+  them), so that an upload that announces a large body and stalls does not hold ordinary requests.
 * **A native thread for long requests.** A request with a body is handled on the loop's thread when
   the body is small (64 KiB) and the last such request took under 10 ms; otherwise in one native
   thread per worker, while the loop goes on reading, answering requests without a body (``/ping/``)
@@ -57,7 +59,7 @@ logger = logging.getLogger(__name__)
 IDLE_TIMEOUT_SETTING = "DR_ONNX_IDLE_TIMEOUT"
 DEFAULT_IDLE_TIMEOUT = 30
 SHUTDOWN_IDLE = 5.0  # once the worker stops, a connection quiet this long is closed
-INLINE_BODY_BYTES = 1 << 16  # a body this small parses in well under a millisecond
+SMALL_BODY_BYTES = 1 << 16  # parses in well under a millisecond: handled on the loop, read outside the budget
 QUICK_SECONDS = 0.01  # a request that takes less holds the loop for less than the hand-over is worth
 HEAD_READ = 1 << 16  # bytes asked of a connection whose headers are not complete
 BODY_READ = 1 << 20  # at most this much at once of a body
@@ -491,7 +493,7 @@ class BufferingWorker(SyncWorker):
         """Hold the coming body's size against the budget, or park the connection until it fits.
         False: parked."""
         size = self.body_size(connection)
-        if self.held and self.held + size > self.max_body:
+        if size > SMALL_BODY_BYTES and self.held and self.held + size > self.max_body:
             if registered:
                 self.selector.unregister(connection.sock)
             self.parked.append(connection)
@@ -512,7 +514,7 @@ class BufferingWorker(SyncWorker):
         if registered:
             self.selector.unregister(connection.sock)
         framing = connection.framing
-        small = framing is not None and framing.has_body and len(connection.buf) <= INLINE_BODY_BYTES
+        small = framing is not None and framing.has_body and len(connection.buf) <= SMALL_BODY_BYTES
         if framing is None or not framing.has_body or (small and not self.busy and _Pace.last_small < QUICK_SECONDS):
             self.handle_connection(connection)
             self.done(connection)
@@ -533,7 +535,7 @@ class BufferingWorker(SyncWorker):
     def handle_connection(self, connection: Connection) -> None:
         """gunicorn's sync handling (parser, application, response, its errors), timed for the pace."""
         framing = connection.framing
-        small = framing is not None and framing.has_body and len(connection.buf) <= INLINE_BODY_BYTES
+        small = framing is not None and framing.has_body and len(connection.buf) <= SMALL_BODY_BYTES
         started = time.perf_counter()
         try:
             self.handle(connection.listener, connection, connection.addr)  # closes the connection
@@ -572,6 +574,7 @@ class BufferingWorker(SyncWorker):
             self.set_accepting(len(self.connections) < self.worker_connections)
         complete = []
         while self.parked and not (self.held and self.held + self.body_size(self.parked[0]) > self.max_body):
+            # parked bodies are all over SMALL_BODY_BYTES
             waiting = self.parked.popleft()
             waiting.last = time.monotonic()
             self.admit(waiting, registered=False)

@@ -76,7 +76,7 @@ def assert_serves(running, model) -> None:
 def test_the_image_serves_with_the_buffering_worker_by_default(served):
     logs = served.logs()
     assert "Using worker: dr_onnx_hooks.workers.BufferingWorker" in logs
-    assert ("dr_onnx_hooks worker: each request read whole before it is handled, up to 100 connections, "
+    assert ("dr_onnx_hooks worker: each request read whole before it is handled, up to 1000 connections, "
             "idle bound 30 s") in logs
     assert "Control server error" not in logs and "Permission denied" not in logs, logs[-3000:]
 

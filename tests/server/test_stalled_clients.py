@@ -1,6 +1,6 @@
 """Clients that stall cannot take the server down: a real ``drum server`` started through the
 image's ``start_server.sh`` (its serving defaults: ``dr_onnx_hooks.workers.BufferingWorker``,
-100 connections per worker), with the environment's default code (``custom.py``, ``custom_flask.py``).
+1000 connections per worker), with the environment's default code (``custom.py``, ``custom_flask.py``).
 ``tests/container/test_serving.py`` checks the same in the image."""
 
 import shutil
@@ -79,7 +79,7 @@ def assert_serves(server, model, rows=None) -> None:
 def test_the_image_defaults_serve_with_the_buffering_worker(server):
     log = server.log_path.read_text()
     assert "Using worker: dr_onnx_hooks.workers.BufferingWorker" in log
-    assert ("dr_onnx_hooks worker: each request read whole before it is handled, up to 100 connections, "
+    assert ("dr_onnx_hooks worker: each request read whole before it is handled, up to 1000 connections, "
             "idle bound 30 s") in log
 
 
@@ -163,10 +163,10 @@ def test_ping_is_answered_while_a_long_request_runs_in_the_native_thread(request
 
 @pytest.fixture(scope="module")
 def small_bodies(request, tmp_path_factory, model):
-    """Served with DR_ONNX_MAX_BODY_BYTES=30000."""
+    """Served with DR_ONNX_MAX_BODY_BYTES=150000."""
     fitted, train = model
     folder = code_dir(tmp_path_factory.mktemp("small") / "model", sklearn_onnx(fitted, train))
-    return start(request, folder, {"DR_ONNX_MAX_BODY_BYTES": "30000"})
+    return start(request, folder, {"DR_ONNX_MAX_BODY_BYTES": "150000"})
 
 
 def test_bodies_read_at_once_stay_within_the_body_limit_and_the_next_waits_its_turn(small_bodies, model):
@@ -175,7 +175,7 @@ def test_bodies_read_at_once_stay_within_the_body_limit_and_the_next_waits_its_t
     waits, unread, until the one in progress is done."""
     fitted, _ = model
     server = small_bodies
-    first_rows, second_rows = features(200, seed=6), features(200, seed=7)  # about 17 KB each
+    first_rows, second_rows = features(1000, seed=6), features(1000, seed=7)  # over 64 KiB each
     (first,) = stall(server.port, csv_bytes(first_rows), 1, sent=5000)
     time.sleep(0.3)
     answer = {}
@@ -201,17 +201,17 @@ def test_the_worker_class_set_through_drum_s_runtime_parameter_is_kept(request, 
 
 @pytest.mark.parametrize("framing", ["Content-Length", "chunked"])
 def test_a_body_past_the_limit_is_a_413_without_being_read(small_bodies, model, framing):
-    body = csv_bytes(features(500, seed=8))  # about 43 KB
-    assert len(body) > 30000
+    body = csv_bytes(features(2500, seed=8))
+    assert len(body) > 150000
     head = b"POST /predict/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
     if framing == "chunked":
         head += b"Transfer-Encoding: chunked\r\n\r\n"
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:20000], body[20000:])) + b"0\r\n\r\n"
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:100000], body[100000:])) + b"0\r\n\r\n"
     else:
         head += b"Content-Length: %d\r\n\r\n" % len(body)
         payload = body
     with socket.create_connection(("127.0.0.1", small_bodies.port), timeout=10) as sock:
-        sock.sendall(head + payload[:25000])  # the rest never comes: the answer must not wait for it
+        sock.sendall(head + payload[:100100])  # the rest never comes: the answer must not wait for it
         raw, seconds = read_until_closed(sock, timeout=10)
     assert seconds < 2, seconds
     assert raw.startswith(b"HTTP/1.1 413"), raw[:300]
@@ -293,3 +293,18 @@ def test_running_out_of_file_descriptors_pauses_accepting_and_the_worker_serves_
     assert_serves(server, model)
     log = server.log_path.read_text()
     assert log.count("Not accepting connections for now: [Errno 24] Too many open files") == 1, log[-3000:]
+
+
+def test_an_upload_announcing_the_whole_body_budget_and_stalling_does_not_hold_small_requests(small_bodies, model):
+    head = request_head(150000)
+    with socket.create_connection(("127.0.0.1", small_bodies.port), timeout=10) as stalled:
+        stalled.sendall(head + b"f0,f1,f2,f3\n" + b"0.1,0.2,0.3,0.4\n" * 100)
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert_serves(small_bodies, model)
+        assert time.monotonic() - started < 2
+
+
+def test_a_good_request_is_answered_within_2_s_while_300_clients_hold_half_sent_bodies(server, model):
+    """More than DRUM's gevent default (5) or the 100 this image used to allow per worker."""
+    assert_answered_while_clients_stall(server.port, model[0], LABELS, finishing=5, clients=300)

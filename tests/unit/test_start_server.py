@@ -80,12 +80,12 @@ def runtime_param(payload) -> str:
 def test_serves_with_our_buffering_worker_and_100_connections_by_default(tmp_path):
     (tmp_path / "code").mkdir()
     out = start(tmp_path, tmp_path / "code")
-    assert gunicorn_args(out) == ["--worker-class", OUR_WORKER, "--worker-connections", "100", NO_CONTROL]
+    assert gunicorn_args(out) == ["--worker-class", OUR_WORKER, "--worker-connections", "1000", NO_CONTROL]
 
 
 @pytest.mark.parametrize("name, payload, kept", [
-    ("DRUM_GUNICORN_WORKER_CLASS", "sync", ["--worker-connections", "100", NO_CONTROL]),
-    ("DRUM_GUNICORN_WORKER_CLASS", "gevent", ["--worker-connections", "100", NO_CONTROL]),
+    ("DRUM_GUNICORN_WORKER_CLASS", "sync", ["--worker-connections", "1000", NO_CONTROL]),
+    ("DRUM_GUNICORN_WORKER_CLASS", "gevent", ["--worker-connections", "1000", NO_CONTROL]),
     ("DRUM_WORKER_CONNECTIONS", 7, ["--worker-class", OUR_WORKER, NO_CONTROL]),
 ])
 def test_drum_s_own_runtime_parameters_win_over_the_image_defaults(tmp_path, name, payload, kept):
@@ -99,7 +99,7 @@ def test_drum_s_own_runtime_parameters_win_over_the_image_defaults(tmp_path, nam
 def test_flags_the_user_put_in_gunicorn_cmd_args_come_last_and_so_win(tmp_path):
     (tmp_path / "code").mkdir()
     out = start(tmp_path, tmp_path / "code", GUNICORN_CMD_ARGS="--worker-class sync --keep-alive 5")
-    assert gunicorn_args(out) == ["--worker-class", OUR_WORKER, "--worker-connections", "100", NO_CONTROL,
+    assert gunicorn_args(out) == ["--worker-class", OUR_WORKER, "--worker-connections", "1000", NO_CONTROL,
                                   "--worker-class", "sync", "--keep-alive", "5"]
 
 
@@ -113,10 +113,10 @@ def test_gunicorn_applies_gunicorn_cmd_args_after_drum_s_config_file(monkeypatch
 
     config = Path(datarobot_drum.__file__).parent / "drum" / "gunicorn" / "gunicorn.conf.py"
     monkeypatch.setenv("ADDRESS", "127.0.0.1:1")
-    monkeypatch.setenv("GUNICORN_CMD_ARGS", f"--worker-class {OUR_WORKER} --worker-connections 100 {NO_CONTROL}")
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", f"--worker-class {OUR_WORKER} --worker-connections 1000 {NO_CONTROL}")
     monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(config), "app:app"])
     app = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]")
-    assert app.cfg.worker_class_str == OUR_WORKER and app.cfg.worker_connections == 100
+    assert app.cfg.worker_class_str == OUR_WORKER and app.cfg.worker_connections == 1000
     assert app.cfg.control_socket_disable
     assert app.cfg.keepalive == 0 and app.cfg.timeout == 600  # DRUM's file still applies
     assert app.cfg.post_fork.__module__ != "gunicorn.config"  # DRUM's hook (sets the first-byte timeout)
