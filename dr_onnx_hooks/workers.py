@@ -209,7 +209,7 @@ class Connection:
     # --- the socket gunicorn's parser and response use ----------------------------------------------
     def recv(self, size: int) -> bytes:
         if self.pos < len(self.buf):
-            data = bytes(self.buf[self.pos:self.pos + size])
+            data = bytes(memoryview(self.buf)[self.pos:self.pos + size])  # one copy (a slice would be two)
             self.pos += len(data)
             if self.pos == len(self.buf):
                 self.buf, self.pos = bytearray(), 0  # the body's only copy is now the application's
@@ -431,6 +431,8 @@ class BufferingWorker(SyncWorker):
     def accept(self, listener: Any) -> None:
         """One connection per turn of the loop: the ones already accepted, whose requests may have
         come meanwhile, are served in between (first come, first served, as from the backlog)."""
+        if not self.accepting:
+            return  # stopped accepting earlier in this turn (full, or stopping); its event was already out
         try:
             sock, addr = listener.accept()  # blocking mode: every read and write passes MSG_DONTWAIT
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
