@@ -208,7 +208,7 @@ def server(
             + " (mean)."
         )
     first_requests(report, measured, first_calls)
-    workers(report, models, workdir, 3 * requests_per_size)  # a ratio near 1: more requests, less noise
+    workers(report, models, workdir, 6 * requests_per_size)  # a ratio near 1: more requests, less noise
 
 
 def first_requests(report: Report, measured: Measured, first_calls: dict[str, dict]) -> None:
