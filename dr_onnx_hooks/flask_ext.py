@@ -80,7 +80,7 @@ class BodyGuard:
                                                 f"{self.max_bytes} accepted ({MAX_BODY_SETTING}).")
         try:
             body = self._read(environ["wsgi.input"])
-        except (_TooLarge, BodyTooLarge):  # the image's worker refuses past the limit without reading
+        except BodyTooLarge:  # here, or from the image's worker, which refuses past the limit unread
             return _answer(start_response, 413, f"The request body is larger than the {self.max_bytes} bytes "
                                                 f"accepted ({MAX_BODY_SETTING}).")
         except Exception as exc:  # gunicorn's framing errors (InvalidChunkSize, NoMoreData...) and the like
@@ -102,13 +102,9 @@ class BodyGuard:
         while chunk := stream.read(READ_SIZE):
             size += len(chunk)
             if size > self.max_bytes:
-                raise _TooLarge
+                raise BodyTooLarge
             parts.append(chunk)
         return b"".join(parts)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _answer(start_response: Callable, status: int, message: str) -> list[bytes]:

@@ -285,6 +285,11 @@ class Connection:
         return self.sock.getsockname()
 
     # --- the loop's side ------------------------------------------------------------------------------
+    @property
+    def small_body(self) -> bool:
+        """A request with a body of at most ``SMALL_BODY_BYTES`` (with its head)."""
+        return self.framing is not None and self.framing.has_body and len(self.buf) <= SMALL_BODY_BYTES
+
     def arrived(self, data: bytes, most_body: int) -> None:
         """Take bytes from the client; set ``end`` once the request is complete."""
         self.buf += data
@@ -491,11 +496,16 @@ class BufferingWorker(SyncWorker):
             return 0
         return self.max_body if framing.chunked else framing.length
 
+    def fits(self, size: int) -> bool:
+        """Whether a body of ``size`` may be read now: a small one always, one alone always, else within
+        the budget together with the bodies held."""
+        return size <= SMALL_BODY_BYTES or not self.held or self.held + size <= self.max_body
+
     def admit(self, connection: Connection, registered: bool) -> bool:
         """Hold the coming body's size against the budget, or park the connection until it fits.
         False: parked."""
         size = self.body_size(connection)
-        if size > SMALL_BODY_BYTES and self.held and self.held + size > self.max_body:
+        if not self.fits(size):
             if registered:
                 self.selector.unregister(connection.sock)
             self.parked.append(connection)
@@ -516,8 +526,9 @@ class BufferingWorker(SyncWorker):
         if registered:
             self.selector.unregister(connection.sock)
         framing = connection.framing
-        small = framing is not None and framing.has_body and len(connection.buf) <= SMALL_BODY_BYTES
-        if framing is None or not framing.has_body or (small and not self.busy and _Pace.last_small < QUICK_SECONDS):
+        if framing is None or not framing.has_body or (
+            connection.small_body and not self.busy and _Pace.last_small < QUICK_SECONDS
+        ):
             self.handle_connection(connection)
             self.done(connection)
         else:
@@ -536,8 +547,7 @@ class BufferingWorker(SyncWorker):
 
     def handle_connection(self, connection: Connection) -> None:
         """gunicorn's sync handling (parser, application, response, its errors), timed for the pace."""
-        framing = connection.framing
-        small = framing is not None and framing.has_body and len(connection.buf) <= SMALL_BODY_BYTES
+        small = connection.small_body  # before the parser takes the bytes
         started = time.perf_counter()
         try:
             self.handle(connection.listener, connection, connection.addr)  # closes the connection
@@ -575,8 +585,7 @@ class BufferingWorker(SyncWorker):
         if not self.stopping and not self.accept_again:
             self.set_accepting(len(self.connections) < self.worker_connections)
         complete = []
-        while self.parked and not (self.held and self.held + self.body_size(self.parked[0]) > self.max_body):
-            # parked bodies are all over SMALL_BODY_BYTES
+        while self.parked and self.fits(self.body_size(self.parked[0])):
             waiting = self.parked.popleft()
             waiting.last = time.monotonic()
             self.admit(waiting, registered=False)

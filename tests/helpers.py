@@ -34,6 +34,11 @@ STEERING = (
 )
 
 
+def chunked(*pieces: bytes, trailers: bytes = b"") -> bytes:
+    """``pieces`` as an HTTP/1.1 chunked body: one chunk each, the last chunk, ``trailers``."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n" + trailers + b"\r\n"
+
+
 def stray(name: str) -> bool:
     """A variable the shell running the tests may have set that would change what DRUM or the hooks
     do: one of ``STEERING`` or ``DR_ONNX_*``, plain or as a runtime parameter, or the runtime

@@ -43,9 +43,11 @@ class StartServerDrum(DrumServer):
         self.env["CODE_DIR"] = str(code_dir)
 
 
-def request_head(length: int | None, content_type: str = "text/csv", route: str = "/predict/") -> bytes:
-    """A POST's request line and headers, announcing ``length`` body bytes (None: no Content-Length)."""
-    head = f"POST {route} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+def request_head(length: int | None, content_type: str = "text/csv", route: str = "/predict/",
+                 extra: str = "") -> bytes:
+    """A POST's request line and headers, announcing ``length`` body bytes (None: no Content-Length),
+    with the ``extra`` header lines (each ending in CRLF)."""
+    head = f"POST {route} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra}"
     if length is not None:
         head += f"Content-Length: {length}\r\n"
     return (head + "\r\n").encode()

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from drum_helpers import label_args, write_code_dir
-from helpers import ATOL, DEFAULT_CODE, assert_probabilities, csv_bytes
+from helpers import ATOL, DEFAULT_CODE, assert_probabilities, chunked, csv_bytes
 from models import classifier, features, sklearn_onnx, slow_graph
 from serving import (
     StartServerDrum,
@@ -203,13 +203,11 @@ def test_the_worker_class_set_through_drum_s_runtime_parameter_is_kept(request, 
 def test_a_body_past_the_limit_is_a_413_without_being_read(small_bodies, model, framing):
     body = csv_bytes(features(2500, seed=8))
     assert len(body) > 150000
-    head = b"POST /predict/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
     if framing == "chunked":
-        head += b"Transfer-Encoding: chunked\r\n\r\n"
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:100000], body[100000:])) + b"0\r\n\r\n"
+        head = request_head(None, extra="Transfer-Encoding: chunked\r\n")
+        payload = chunked(body[:100000], body[100000:])
     else:
-        head += b"Content-Length: %d\r\n\r\n" % len(body)
-        payload = body
+        head, payload = request_head(len(body)), body
     with socket.create_connection(("127.0.0.1", small_bodies.port), timeout=10) as sock:
         sock.sendall(head + payload[:100100])  # the rest never comes: the answer must not wait for it
         raw, seconds = read_until_closed(sock, timeout=10)
@@ -228,8 +226,7 @@ def test_a_client_that_does_not_read_its_large_response_does_not_hold_the_worker
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
         sock.settimeout(30)
         sock.connect(("127.0.0.1", quick_idle.port))
-        sock.sendall(b"POST /predict/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        sock.sendall(request_head(len(body)) + body)
         time.sleep(5)  # scored and answered; the client reads nothing
         started = time.monotonic()
         assert_serves(quick_idle, model)
@@ -254,7 +251,7 @@ def test_expect_100_continue_is_answered_once_then_the_body_is_scored(server, mo
     second); others send the body at once anyway."""
     rows = features(40, seed=11)
     body = csv_bytes(rows)
-    head = request_head(len(body))[:-2] + b"Expect: 100-continue\r\n\r\n"
+    head = request_head(len(body), extra="Expect: 100-continue\r\n")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         if waits_for_100:
             sock.sendall(head)

@@ -13,6 +13,7 @@ import pytest
 
 from dr_onnx_hooks import workers
 from dr_onnx_hooks.errors import DrOnnxError
+from helpers import chunked
 
 HEAD = b"POST /predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
 
@@ -63,10 +64,6 @@ def test_framing_reads_the_body_s_extent_from_the_head(headers, length, chunked,
     assert (framing.length, framing.chunked, framing.unclear, framing.expect_continue) == (
         length, chunked, unclear, expect)
     assert framing.has_body == (chunked or length > 0)
-
-
-def chunked(*pieces: bytes, trailers: bytes = b"") -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n" + trailers + b"\r\n"
 
 
 @pytest.mark.parametrize("body", [
